@@ -1,0 +1,18 @@
+//! # bayesnet
+//!
+//! Discrete causal Bayesian networks with exact answers on all three rungs of Pearl's
+//! ladder: conditioning P(Y | e), intervening P(Y | do(x), e), and counterfactuals
+//! P(Y_x | e); plus MPE/MAP, seeded sampling, CPT learning, and BIF/JSON files.
+//!
+//! The crate has no neural-network dependency: it compiles in seconds and is useful on
+//! its own, and the rest of causalgen builds on it.
+
+pub mod builder;
+pub mod error;
+pub mod factor;
+pub mod network;
+
+pub use builder::NetworkBuilder;
+pub use error::{Error, Result};
+pub use factor::{Factor, Marginal};
+pub use network::{Assignment, Cpt, Network, VarId, Variable};
