@@ -8,9 +8,11 @@
 //! its own, and the rest of causalgen builds on it.
 
 pub mod builder;
+pub mod elimination;
 pub mod error;
 pub mod factor;
 pub mod network;
+pub mod order;
 
 pub use builder::NetworkBuilder;
 pub use error::{Error, Result};
