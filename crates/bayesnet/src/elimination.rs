@@ -91,13 +91,6 @@ struct Pruned {
 fn prune(net: &Network, targets: &[VarId], evidence: &Assignment) -> Pruned {
     let relevant = net.ancestral_mask(targets.iter().copied().chain(evidence.keys().copied()));
     let mut parent: Vec<usize> = (0..net.len()).collect();
-    fn find(parent: &mut [usize], mut x: usize) -> usize {
-        while parent[x] != x {
-            parent[x] = parent[parent[x]];
-            x = parent[x];
-        }
-        x
-    }
     let mut constant = 1.0;
     let mut factors = Vec::new();
     for v in net.ids().filter(|v| relevant[v.0]) {
@@ -106,9 +99,9 @@ fn prune(net: &Network, targets: &[VarId], evidence: &Assignment) -> Pruned {
             constant *= f.values()[0];
             continue;
         }
-        let first = find(&mut parent, f.vars()[0].0);
+        let first = find_root(&mut parent, f.vars()[0].0);
         for u in &f.vars()[1..] {
-            let r = find(&mut parent, u.0);
+            let r = find_root(&mut parent, u.0);
             parent[r] = first;
         }
         factors.push(f);
@@ -116,12 +109,12 @@ fn prune(net: &Network, targets: &[VarId], evidence: &Assignment) -> Pruned {
     let target_roots: Vec<usize> = targets
         .iter()
         .filter(|t| !evidence.contains_key(t))
-        .map(|t| find(&mut parent, t.0))
+        .map(|t| find_root(&mut parent, t.0))
         .collect();
     let mut target_part = Vec::new();
     let mut others: std::collections::BTreeMap<usize, Vec<Factor>> = Default::default();
     for f in factors {
-        let root = find(&mut parent, f.vars()[0].0);
+        let root = find_root(&mut parent, f.vars()[0].0);
         if target_roots.contains(&root) {
             target_part.push(f);
         } else {
@@ -133,6 +126,15 @@ fn prune(net: &Network, targets: &[VarId], evidence: &Assignment) -> Pruned {
         other_parts: others.into_values().collect(),
         constant,
     }
+}
+
+/// Union-find lookup with path halving: the representative of `x`'s set.
+pub(crate) fn find_root(parent: &mut [usize], mut x: usize) -> usize {
+    while parent[x] != x {
+        parent[x] = parent[parent[x]];
+        x = parent[x];
+    }
+    x
 }
 
 /// P(e) by summing out the ancestral set of the evidence, component by component.

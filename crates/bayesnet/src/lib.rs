@@ -11,10 +11,15 @@ pub mod builder;
 pub mod elimination;
 pub mod error;
 pub mod factor;
+pub mod intervention;
+pub mod junction_tree;
 pub mod network;
 pub mod order;
+pub mod query;
 
 pub use builder::NetworkBuilder;
 pub use error::{Error, Result};
 pub use factor::{Factor, Marginal};
+pub use junction_tree::{Calibrated, JunctionTree};
 pub use network::{Assignment, Cpt, Network, VarId, Variable};
+pub use query::{Answer, Engine, Query};
