@@ -73,6 +73,9 @@ pub enum Error {
     #[error("{0}")]
     InvalidQuery(String),
 
+    #[error("invalid prior `{given}`: {reason}")]
+    InvalidPrior { given: String, reason: String },
+
     #[error(
         "the query needs a table of {entries} entries over [{scope}], above the limit of {limit}; \
          the network is too densely connected for exact inference with this query"
