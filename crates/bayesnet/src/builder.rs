@@ -74,8 +74,13 @@ impl NetworkBuilder {
         };
         let mut cpts = Vec::with_capacity(self.variables.len());
         for (var, table) in self.variables.iter().zip(&self.tables) {
-            let (parents, table) = table.as_ref().ok_or_else(|| Error::MissingCpt(var.name.clone()))?;
-            let parents = parents.iter().map(|p| lookup(p)).collect::<Result<Vec<_>>>()?;
+            let (parents, table) = table
+                .as_ref()
+                .ok_or_else(|| Error::MissingCpt(var.name.clone()))?;
+            let parents = parents
+                .iter()
+                .map(|p| lookup(p))
+                .collect::<Result<Vec<_>>>()?;
             cpts.push(Cpt {
                 parents,
                 table: table.clone(),

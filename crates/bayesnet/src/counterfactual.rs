@@ -126,7 +126,10 @@ impl TwinNetwork {
             });
         }
         let network = Network::new(format!("{name} (twin)"), variables, cpts)?;
-        Ok(Self { network, counterpart })
+        Ok(Self {
+            network,
+            counterpart,
+        })
     }
 }
 
@@ -134,10 +137,16 @@ impl TwinNetwork {
 fn copy_cpt(net: &Network, v: VarId, counterpart: &[Option<VarId>], model: &dyn NoiseModel) -> Cpt {
     let k = net.card(v);
     let parents = net.parents(v);
-    let copied: Vec<usize> = (0..parents.len()).filter(|&i| counterpart[parents[i].0].is_some()).collect();
+    let copied: Vec<usize> = (0..parents.len())
+        .filter(|&i| counterpart[parents[i].0].is_some())
+        .collect();
     let mut cpt_parents = parents.to_vec();
     cpt_parents.push(v);
-    cpt_parents.extend(copied.iter().map(|&i| counterpart[parents[i].0].expect("copied parent")));
+    cpt_parents.extend(
+        copied
+            .iter()
+            .map(|&i| counterpart[parents[i].0].expect("copied parent")),
+    );
 
     let cards: Vec<usize> = parents.iter().map(|&p| net.card(p)).collect();
     let rows: usize = cards.iter().product();
@@ -162,7 +171,10 @@ fn copy_cpt(net: &Network, v: VarId, counterpart: &[Option<VarId>], model: &dyn 
                 cf_states[i] = rem % cards[i];
                 rem /= cards[i];
             }
-            let qrow = cf_states.iter().zip(&cards).fold(0, |acc, (&s, &c)| acc * c + s);
+            let qrow = cf_states
+                .iter()
+                .zip(&cards)
+                .fold(0, |acc, (&s, &c)| acc * c + s);
             let q = normalised(qrow);
             model.couple(&p, &q, qrow == row, &mut joint);
             for s in 0..k {
@@ -214,7 +226,10 @@ pub fn counterfactual(
         true => net.ids().collect(),
         false => targets.to_vec(),
     };
-    let asked: Vec<VarId> = targets.iter().map(|&t| twin.counterpart[t.0].unwrap_or(t)).collect();
+    let asked: Vec<VarId> = targets
+        .iter()
+        .map(|&t| twin.counterpart[t.0].unwrap_or(t))
+        .collect();
     let engine = Engine::new(twin.network);
     let answer = engine.answer(&Query {
         targets: asked,
@@ -223,7 +238,11 @@ pub fn counterfactual(
     })?;
     Ok(Answer {
         evidence_probability: answer.evidence_probability,
-        marginals: targets.into_iter().zip(answer.marginals).map(|(t, (_, m))| (t, m)).collect(),
+        marginals: targets
+            .into_iter()
+            .zip(answer.marginals)
+            .map(|(t, (_, m))| (t, m))
+            .collect(),
     })
 }
 
@@ -265,7 +284,8 @@ mod tests {
         b.variable("x", &["a", "b", "c"]).unwrap();
         b.variable("y", &["a", "b", "c"]).unwrap();
         b.cpt("x", &[], &[0.2, 0.3, 0.5]).unwrap();
-        b.cpt("y", &["x"], &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]).unwrap();
+        b.cpt("y", &["x"], &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0])
+            .unwrap();
         let net = b.build().unwrap();
         let y = net.var("y").unwrap();
         let e = net.assignment(&[("y", "b")]).unwrap();

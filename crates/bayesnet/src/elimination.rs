@@ -35,12 +35,22 @@ impl JointPosterior {
 /// Eliminates every variable of `factors` outside `keep`, with sums or maxes, following
 /// the best greedy order. Returns one factor whose scope is `keep` (restricted to the
 /// variables that occur), in `keep`'s order.
-pub fn eliminate(net: &Network, factors: Vec<Factor>, keep: &[VarId], op: Marginal, limit: f64) -> Result<Factor> {
-    let mut vars: Vec<VarId> = factors.iter().flat_map(|f| f.vars().iter().copied()).collect();
+pub fn eliminate(
+    net: &Network,
+    factors: Vec<Factor>,
+    keep: &[VarId],
+    op: Marginal,
+    limit: f64,
+) -> Result<Factor> {
+    let mut vars: Vec<VarId> = factors
+        .iter()
+        .flat_map(|f| f.vars().iter().copied())
+        .collect();
     vars.sort_unstable();
     vars.dedup();
     let eliminate: Vec<VarId> = vars.iter().copied().filter(|v| !keep.contains(v)).collect();
-    let mut graph = InteractionGraph::new(vars.clone(), vars.iter().map(|&v| net.card(v)).collect());
+    let mut graph =
+        InteractionGraph::new(vars.clone(), vars.iter().map(|&v| net.card(v)).collect());
     for f in &factors {
         graph.add_clique(f.vars());
     }
@@ -51,7 +61,8 @@ pub fn eliminate(net: &Network, factors: Vec<Factor>, keep: &[VarId], op: Margin
     check_size(net, &plan.cliques, plan.max_size.max(kept_size), limit)?;
     let mut pool: Vec<Factor> = factors;
     for &v in &plan.order {
-        let (bucket, rest): (Vec<Factor>, Vec<Factor>) = pool.into_iter().partition(|f| f.contains(v));
+        let (bucket, rest): (Vec<Factor>, Vec<Factor>) =
+            pool.into_iter().partition(|f| f.contains(v));
         pool = rest;
         let refs: Vec<&Factor> = bucket.iter().collect();
         pool.push(Factor::combine(&refs, &[v], op));
@@ -61,7 +72,12 @@ pub fn eliminate(net: &Network, factors: Vec<Factor>, keep: &[VarId], op: Margin
 }
 
 /// Refuses plans whose largest table exceeds `limit` entries, naming its scope.
-pub(crate) fn check_size(net: &Network, cliques: &[Vec<VarId>], max_size: f64, limit: f64) -> Result<()> {
+pub(crate) fn check_size(
+    net: &Network,
+    cliques: &[Vec<VarId>],
+    max_size: f64,
+    limit: f64,
+) -> Result<()> {
     if max_size <= limit {
         return Ok(());
     }
@@ -69,7 +85,12 @@ pub(crate) fn check_size(net: &Network, cliques: &[Vec<VarId>], max_size: f64, l
     let largest = cliques
         .iter()
         .max_by(|a, b| size(a).total_cmp(&size(b)))
-        .map(|c| c.iter().map(|&v| net.variable(v).name.as_str()).collect::<Vec<_>>().join(", "))
+        .map(|c| {
+            c.iter()
+                .map(|&v| net.variable(v).name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
         .unwrap_or_default();
     Err(Error::TooLarge {
         entries: max_size as u128,
@@ -151,16 +172,25 @@ pub fn evidence_probability(net: &Network, evidence: &Assignment, limit: f64) ->
 ///
 /// Observed targets get a point mass on their observed state. Fails with
 /// [`Error::ImpossibleEvidence`] when P(e) = 0.
-pub fn joint_posterior(net: &Network, targets: &[VarId], evidence: &Assignment, limit: f64) -> Result<JointPosterior> {
+pub fn joint_posterior(
+    net: &Network,
+    targets: &[VarId],
+    evidence: &Assignment,
+    limit: f64,
+) -> Result<JointPosterior> {
     let pruned = prune(net, targets, evidence);
     let mut p_e = pruned.constant;
     for part in pruned.other_parts {
         p_e *= eliminate(net, part, &[], Marginal::Sum, limit)?.values()[0];
     }
-    let free: Vec<VarId> = targets.iter().copied().filter(|t| !evidence.contains_key(t)).collect();
+    let free: Vec<VarId> = targets
+        .iter()
+        .copied()
+        .filter(|t| !evidence.contains_key(t))
+        .collect();
     let mut joint = eliminate(net, pruned.target_part, &free, Marginal::Sum, limit)?;
     p_e *= joint.normalize();
-    if !(p_e > 0.0) {
+    if p_e <= 0.0 {
         return Err(Error::ImpossibleEvidence(net.describe(evidence)));
     }
     Ok(JointPosterior {
@@ -198,9 +228,15 @@ mod tests {
             b.variable(v, &["t", "f"]).unwrap();
         }
         b.cpt("cloudy", &[], &[0.5, 0.5]).unwrap();
-        b.cpt("sprinkler", &["cloudy"], &[0.1, 0.9, 0.5, 0.5]).unwrap();
+        b.cpt("sprinkler", &["cloudy"], &[0.1, 0.9, 0.5, 0.5])
+            .unwrap();
         b.cpt("rain", &["cloudy"], &[0.8, 0.2, 0.2, 0.8]).unwrap();
-        b.cpt("wet", &["sprinkler", "rain"], &[0.99, 0.01, 0.9, 0.1, 0.9, 0.1, 0.0, 1.0]).unwrap();
+        b.cpt(
+            "wet",
+            &["sprinkler", "rain"],
+            &[0.99, 0.01, 0.9, 0.1, 0.9, 0.1, 0.0, 1.0],
+        )
+        .unwrap();
         b.build().unwrap()
     }
 
@@ -218,9 +254,16 @@ mod tests {
     #[test]
     fn impossible_evidence_is_an_error() {
         let net = sprinkler();
-        let e = net.assignment(&[("sprinkler", "f"), ("rain", "f"), ("wet", "t")]).unwrap();
-        let err = joint_posterior(&net, &[net.var("cloudy").unwrap()], &e, DEFAULT_TABLE_LIMIT).unwrap_err();
-        assert!(err.to_string().contains("P(sprinkler=f, rain=f, wet=t) = 0"), "{err}");
+        let e = net
+            .assignment(&[("sprinkler", "f"), ("rain", "f"), ("wet", "t")])
+            .unwrap();
+        let err = joint_posterior(&net, &[net.var("cloudy").unwrap()], &e, DEFAULT_TABLE_LIMIT)
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("P(sprinkler=f, rain=f, wet=t) = 0"),
+            "{err}"
+        );
     }
 
     #[test]

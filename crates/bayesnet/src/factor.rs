@@ -29,7 +29,11 @@ impl Factor {
     pub fn new(vars: Vec<VarId>, cards: Vec<usize>, values: Vec<f64>) -> Self {
         debug_assert_eq!(vars.len(), cards.len());
         debug_assert_eq!(values.len(), cards.iter().product::<usize>());
-        Self { vars, cards, values }
+        Self {
+            vars,
+            cards,
+            values,
+        }
     }
 
     /// A factor with an empty scope holding one number.
@@ -138,14 +142,18 @@ impl Factor {
             }
         }
         let mut values = Vec::with_capacity(cards.iter().product());
-        walk(&cards, &kept_strides, |_, j| values.push(self.values[offset + j]));
+        walk(&cards, &kept_strides, |_, j| {
+            values.push(self.values[offset + j])
+        });
         Factor::new(vars, cards, values)
     }
 
     /// Sets to zero every entry that disagrees with `evidence`, keeping the scope. Used by
     /// junction trees whose clique scopes are fixed in advance.
     pub fn zero_inconsistent(&mut self, v: VarId, state: usize) {
-        let Some(pos) = self.vars.iter().position(|&u| u == v) else { return };
+        let Some(pos) = self.vars.iter().position(|&u| u == v) else {
+            return;
+        };
         let stride = self.own_strides()[pos];
         let card = self.cards[pos];
         for (i, x) in self.values.iter_mut().enumerate() {
@@ -168,7 +176,9 @@ impl Factor {
         let inner: usize = elim_cards.iter().product();
         let out_len: usize = out_cards.iter().product();
         let mut out = vec![0.0; out_len];
-        product_walk(factors, &cards, &strides, inner, op, |o, value, _| out[o] = value);
+        product_walk(factors, &cards, &strides, inner, op, |o, value, _| {
+            out[o] = value
+        });
         Factor::new(out_vars, out_cards, out)
     }
 
@@ -184,10 +194,17 @@ impl Factor {
         let out_len: usize = out_cards.iter().product();
         let mut out = vec![0.0; out_len];
         let mut arg = vec![0u32; out_len];
-        product_walk(factors, &cards, &strides, card, Marginal::Max, |o, value, best| {
-            out[o] = value;
-            arg[o] = best as u32;
-        });
+        product_walk(
+            factors,
+            &cards,
+            &strides,
+            card,
+            Marginal::Max,
+            |o, value, best| {
+                out[o] = value;
+                arg[o] = best as u32;
+            },
+        );
         (Factor::new(out_vars, out_cards, out), arg)
     }
 
@@ -196,14 +213,29 @@ impl Factor {
     pub fn project(&self, keep: &[VarId], op: Marginal) -> Factor {
         let cards: Vec<usize> = keep
             .iter()
-            .map(|v| self.cards[self.vars.iter().position(|u| u == v).expect("projection onto a variable outside the scope")])
+            .map(|v| {
+                self.cards[self
+                    .vars
+                    .iter()
+                    .position(|u| u == v)
+                    .expect("projection onto a variable outside the scope")]
+            })
             .collect();
         let target = Factor::ones(keep.to_vec(), cards);
         let strides = target.strides_in(&self.vars);
-        let mut out = vec![if op == Marginal::Sum { 0.0 } else { f64::NEG_INFINITY }; target.len()];
+        let mut out = vec![
+            if op == Marginal::Sum {
+                0.0
+            } else {
+                f64::NEG_INFINITY
+            };
+            target.len()
+        ];
         match op {
             Marginal::Sum => walk(&self.cards, &strides, |i, j| out[j] += self.values[i]),
-            Marginal::Max => walk(&self.cards, &strides, |i, j| out[j] = out[j].max(self.values[i])),
+            Marginal::Max => walk(&self.cards, &strides, |i, j| {
+                out[j] = out[j].max(self.values[i])
+            }),
         }
         Factor::new(target.vars, target.cards, out)
     }
@@ -307,52 +339,68 @@ fn product_walk(
     mut emit: impl FnMut(usize, f64, usize),
 ) {
     let d = cards.len();
-    let k = factors.len();
     let total: usize = cards.iter().product();
     if total == 0 {
         return;
     }
-    let mut idx = vec![0usize; k];
-    let mut counter = vec![0usize; d];
-    let mut out_index = 0;
-    let mut acc = if op == Marginal::Sum { 0.0 } else { f64::NEG_INFINITY };
-    let mut best = 0;
-    let mut in_block = 0;
-    for _ in 0..total {
-        let mut value = 1.0;
-        for (f, &j) in factors.iter().zip(&idx) {
-            value *= f.values[j];
-        }
-        match op {
-            Marginal::Sum => acc += value,
-            Marginal::Max => {
-                if value > acc {
-                    acc = value;
-                    best = in_block;
-                }
+    if d == 0 {
+        emit(0, factors.iter().map(|f| f.values[0]).product(), 0);
+        return;
+    }
+    // The last dimension runs in a tight loop; the odometer only turns the outer ones.
+    let last = d - 1;
+    let last_card = cards[last];
+    let last_strides: Vec<usize> = strides.iter().map(|s| s[last]).collect();
+    let mut base = vec![0usize; factors.len()];
+    let mut counter = vec![0usize; last];
+    let identity = if op == Marginal::Sum {
+        0.0
+    } else {
+        f64::NEG_INFINITY
+    };
+    let (mut out_index, mut acc, mut best, mut in_block) = (0, identity, 0, 0);
+    let mut row = vec![1.0; last_card];
+    loop {
+        row.iter_mut().for_each(|x| *x = 1.0);
+        for ((f, &b), &s) in factors.iter().zip(&base).zip(&last_strides) {
+            let values = &f.values;
+            for (c, x) in row.iter_mut().enumerate() {
+                *x *= values[b + c * s];
             }
         }
-        in_block += 1;
-        if in_block == inner {
-            emit(out_index, acc, best);
-            out_index += 1;
-            in_block = 0;
-            best = 0;
-            acc = if op == Marginal::Sum { 0.0 } else { f64::NEG_INFINITY };
+        for &value in &row {
+            match op {
+                Marginal::Sum => acc += value,
+                Marginal::Max => {
+                    if value > acc {
+                        acc = value;
+                        best = in_block;
+                    }
+                }
+            }
+            in_block += 1;
+            if in_block == inner {
+                emit(out_index, acc, best);
+                out_index += 1;
+                (acc, best, in_block) = (identity, 0, 0);
+            }
         }
-        // Advance the odometer.
-        let mut dim = d;
-        while dim > 0 {
+        // Turn the odometer over the outer dimensions.
+        let mut dim = last;
+        loop {
+            if dim == 0 {
+                return;
+            }
             dim -= 1;
             counter[dim] += 1;
-            for (j, s) in idx.iter_mut().zip(strides) {
-                *j += s[dim];
+            for (b, s) in base.iter_mut().zip(strides) {
+                *b += s[dim];
             }
             if counter[dim] < cards[dim] {
                 break;
             }
-            for (j, s) in idx.iter_mut().zip(strides) {
-                *j -= s[dim] * cards[dim];
+            for (b, s) in base.iter_mut().zip(strides) {
+                *b -= s[dim] * cards[dim];
             }
             counter[dim] = 0;
         }
@@ -364,7 +412,11 @@ mod tests {
     use super::*;
 
     fn f(vars: &[usize], cards: &[usize], values: &[f64]) -> Factor {
-        Factor::new(vars.iter().map(|&v| VarId(v)).collect(), cards.to_vec(), values.to_vec())
+        Factor::new(
+            vars.iter().map(|&v| VarId(v)).collect(),
+            cards.to_vec(),
+            values.to_vec(),
+        )
     }
 
     #[test]

@@ -37,7 +37,8 @@ mod tests {
         }
         b.cpt("z", &[], &[0.7, 0.3]).unwrap();
         b.cpt("x", &["z"], &[0.9, 0.1, 0.2, 0.8]).unwrap();
-        b.cpt("y", &["x", "z"], &[0.8, 0.2, 0.5, 0.5, 0.6, 0.4, 0.1, 0.9]).unwrap();
+        b.cpt("y", &["x", "z"], &[0.8, 0.2, 0.5, 0.5, 0.6, 0.4, 0.1, 0.9])
+            .unwrap();
         let net = b.build().unwrap();
         let (x, y) = (net.var("x").unwrap(), net.var("y").unwrap());
         let do_x1 = net.assignment(&[("x", "1")]).unwrap();

@@ -38,7 +38,8 @@ impl JunctionTree {
     /// the running-intersection property. Refuses cliques above `limit` entries.
     pub fn new(net: &Network, limit: f64) -> Result<Self> {
         let nodes: Vec<VarId> = net.ids().collect();
-        let mut graph = InteractionGraph::new(nodes.clone(), nodes.iter().map(|&v| net.card(v)).collect());
+        let mut graph =
+            InteractionGraph::new(nodes.clone(), nodes.iter().map(|&v| net.card(v)).collect());
         for v in net.ids() {
             let mut family = net.parents(v).to_vec();
             family.push(v);
@@ -83,7 +84,9 @@ impl JunctionTree {
 
         // Root at the largest clique, so that most messages flow into one big table.
         let size = |c: &Vec<VarId>| c.iter().map(|&v| net.card(v) as f64).product::<f64>();
-        let root = (0..n).max_by(|&a, &b| size(&cliques[a]).total_cmp(&size(&cliques[b]))).unwrap_or(0);
+        let root = (0..n)
+            .max_by(|&a, &b| size(&cliques[a]).total_cmp(&size(&cliques[b])))
+            .unwrap_or(0);
         let mut parent = vec![None; n];
         let mut preorder = Vec::with_capacity(n);
         let mut visited = vec![false; n];
@@ -147,7 +150,12 @@ impl JunctionTree {
 
     /// Largest clique size in variables, minus one: an upper bound on the treewidth.
     pub fn width(&self) -> usize {
-        self.cliques.iter().map(Vec::len).max().unwrap_or(1).saturating_sub(1)
+        self.cliques
+            .iter()
+            .map(Vec::len)
+            .max()
+            .unwrap_or(1)
+            .saturating_sub(1)
     }
 
     /// Sum of clique state-space sizes: the memory (in entries) calibration needs.
@@ -161,18 +169,26 @@ impl JunctionTree {
     pub fn calibrate(&self, net: &Network, evidence: &Assignment) -> Result<Calibrated<'_>> {
         let mut potentials: Vec<Factor> = (0..self.len())
             .map(|c| {
-                let vars: Vec<VarId> = self.cliques[c].iter().copied().filter(|v| !evidence.contains_key(v)).collect();
+                let vars: Vec<VarId> = self.cliques[c]
+                    .iter()
+                    .copied()
+                    .filter(|v| !evidence.contains_key(v))
+                    .collect();
                 let cards = vars.iter().map(|&v| net.card(v)).collect();
-                let scope = Factor::ones(vars, cards);
-                let reduced: Vec<Factor> = self.families[c].iter().map(|&v| net.cpt_factor(v).reduce(evidence)).collect();
-                let mut inputs: Vec<&Factor> = vec![&scope];
-                inputs.extend(reduced.iter());
-                Factor::combine(&inputs, &[], Marginal::Sum)
+                let mut potential = Factor::ones(vars, cards);
+                for &v in &self.families[c] {
+                    potential.multiply_in(&net.cpt_factor(v).reduce(evidence));
+                }
+                potential
             })
             .collect();
         let impossible = || Error::ImpossibleEvidence(net.describe(evidence));
         let separator = |c: usize| -> Vec<VarId> {
-            self.separators[c].iter().copied().filter(|v| !evidence.contains_key(v)).collect()
+            self.separators[c]
+                .iter()
+                .copied()
+                .filter(|v| !evidence.contains_key(v))
+                .collect()
         };
 
         // Collect: leaves to root, normalising each message.
@@ -182,7 +198,7 @@ impl JunctionTree {
             let Some(p) = self.parent[c] else { continue };
             let mut message = potentials[c].project(&separator(c), Marginal::Sum);
             let z = message.normalize();
-            if !(z > 0.0) {
+            if z <= 0.0 {
                 return Err(impossible());
             }
             log_scale += z.ln();
@@ -192,7 +208,7 @@ impl JunctionTree {
         let root = self.preorder.first().copied().unwrap_or(0);
         let root_total = potentials.get(root).map_or(1.0, Factor::total);
         let evidence_probability = root_total * log_scale.exp();
-        if !(root_total > 0.0) {
+        if root_total <= 0.0 {
             return Err(impossible());
         }
 
@@ -276,5 +292,8 @@ fn is_subset(small: &[VarId], big: &[VarId]) -> bool {
 }
 
 fn intersection(a: &[VarId], b: &[VarId]) -> Vec<VarId> {
-    a.iter().copied().filter(|v| b.binary_search(v).is_ok()).collect()
+    a.iter()
+        .copied()
+        .filter(|v| b.binary_search(v).is_ok())
+        .collect()
 }

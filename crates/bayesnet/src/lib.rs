@@ -11,24 +11,28 @@ pub mod builder;
 pub mod counterfactual;
 pub mod elimination;
 pub mod error;
+pub mod examples;
 pub mod factor;
 pub mod intervention;
 pub mod io;
 pub mod junction_tree;
 pub mod learning;
-pub mod network;
 pub mod mpe;
+pub mod network;
 pub mod order;
 pub mod query;
 pub mod sampling;
 
 pub use builder::NetworkBuilder;
-pub use counterfactual::{counterfactual, IndependentRows, MonotoneCoupling, NoiseModel, TwinNetwork};
+pub use counterfactual::{
+    counterfactual, IndependentRows, MonotoneCoupling, NoiseModel, TwinNetwork,
+};
 pub use error::{Error, Result};
 pub use factor::{Factor, Marginal};
 pub use io::{
-    network_from_json, network_to_json, parse_bif, parse_dataset, read_bif, read_dataset, read_network,
-    samples_to_csv, write_bif, write_bif_file, write_network, write_samples_csv, Dataset, NetworkFormat,
+    network_from_json, network_to_json, parse_bif, parse_dataset, read_bif, read_dataset,
+    read_network, samples_to_csv, write_bif, write_bif_file, write_network, write_samples_csv,
+    Dataset, NetworkFormat,
 };
 pub use junction_tree::{Calibrated, JunctionTree};
 pub use learning::{learn_parameters, Prior};

@@ -21,13 +21,22 @@ pub struct Explanation {
 /// The most probable joint state of all unobserved variables given `evidence`.
 pub fn mpe(net: &Network, evidence: &Assignment, limit: f64) -> Result<Explanation> {
     let all: Vec<VarId> = net.ids().collect();
-    let free: Vec<VarId> = all.iter().copied().filter(|v| !evidence.contains_key(v)).collect();
+    let free: Vec<VarId> = all
+        .iter()
+        .copied()
+        .filter(|v| !evidence.contains_key(v))
+        .collect();
     max_product(net, &all, &[], &free, evidence, limit)
 }
 
 /// The most probable joint state of `variables` given `evidence`, every other unobserved
 /// variable summed out.
-pub fn map(net: &Network, variables: &[VarId], evidence: &Assignment, limit: f64) -> Result<Explanation> {
+pub fn map(
+    net: &Network,
+    variables: &[VarId],
+    evidence: &Assignment,
+    limit: f64,
+) -> Result<Explanation> {
     if let Some(v) = variables.iter().find(|v| evidence.contains_key(v)) {
         return Err(Error::InvalidQuery(format!(
             "`{}` is observed, so it cannot also be a MAP variable",
@@ -46,6 +55,14 @@ pub fn map(net: &Network, variables: &[VarId], evidence: &Assignment, limit: f64
         .filter(|v| !evidence.contains_key(v) && !maximise.contains(v))
         .collect();
     max_product(net, &family, &sum_out, &maximise, evidence, limit)
+}
+
+/// One maximised variable: its best state for every entry of the max-marginal it left.
+struct TraceStep {
+    var: VarId,
+    scope: Vec<VarId>,
+    cards: Vec<usize>,
+    argmax: Vec<u32>,
 }
 
 /// Eliminates `sum_out` by sums, then `maximise` by maxes with argmax tables, over the
@@ -70,37 +87,50 @@ fn max_product(
     }
     let mut vars: Vec<VarId> = sum_out.iter().chain(maximise).copied().collect();
     vars.sort_unstable();
-    let mut graph = InteractionGraph::new(vars.clone(), vars.iter().map(|&v| net.card(v)).collect());
+    let mut graph =
+        InteractionGraph::new(vars.clone(), vars.iter().map(|&v| net.card(v)).collect());
     for f in &pool {
         graph.add_clique(f.vars());
     }
     let plan = graph.plan(sum_out, maximise);
     check_size(net, &plan.cliques, plan.max_size, limit)?;
 
-    // (variable, scope of its max-marginal, argmax per entry of that scope)
-    let mut trace: Vec<(VarId, Vec<VarId>, Vec<usize>, Vec<u32>)> = Vec::new();
+    let mut trace: Vec<TraceStep> = Vec::new();
     for &v in &plan.order {
-        let (bucket, rest): (Vec<Factor>, Vec<Factor>) = pool.into_iter().partition(|f| f.contains(v));
+        let (bucket, rest): (Vec<Factor>, Vec<Factor>) =
+            pool.into_iter().partition(|f| f.contains(v));
         pool = rest;
         let refs: Vec<&Factor> = bucket.iter().collect();
         if maximise.contains(&v) {
             let (reduced, arg) = Factor::combine_argmax(&refs, v, net.card(v));
-            trace.push((v, reduced.vars().to_vec(), reduced.cards().to_vec(), arg));
+            trace.push(TraceStep {
+                var: v,
+                scope: reduced.vars().to_vec(),
+                cards: reduced.cards().to_vec(),
+                argmax: arg,
+            });
             pool.push(reduced);
         } else {
             pool.push(Factor::combine(&refs, &[v], Marginal::Sum));
         }
     }
     let probability = constant * pool.iter().map(|f| f.values()[0]).product::<f64>();
-    if !(probability > 0.0) {
+    if probability <= 0.0 {
         return Err(Error::ImpossibleEvidence(net.describe(evidence)));
     }
     let mut assignment = Assignment::new();
-    for (v, scope, cards, arg) in trace.iter().rev() {
-        let index = scope.iter().zip(cards).fold(0, |acc, (u, &c)| acc * c + assignment[u]);
-        assignment.insert(*v, arg[index] as usize);
+    for step in trace.iter().rev() {
+        let index = step
+            .scope
+            .iter()
+            .zip(&step.cards)
+            .fold(0, |acc, (u, &c)| acc * c + assignment[u]);
+        assignment.insert(step.var, step.argmax[index] as usize);
     }
-    Ok(Explanation { assignment, probability })
+    Ok(Explanation {
+        assignment,
+        probability,
+    })
 }
 
 #[cfg(test)]
@@ -118,7 +148,8 @@ mod tests {
         b.variable("b", &["0", "1", "2"]).unwrap();
         b.cpt("a", &[], &[0.4, 0.6]).unwrap();
         // a=0 makes b certain; a=1 spreads b out.
-        b.cpt("b", &["a"], &[1.0, 0.0, 0.0, 0.3, 0.35, 0.35]).unwrap();
+        b.cpt("b", &["a"], &[1.0, 0.0, 0.0, 0.3, 0.35, 0.35])
+            .unwrap();
         let net = b.build().unwrap();
         let a = net.var("a").unwrap();
         let e = Assignment::new();

@@ -86,7 +86,10 @@ impl Network {
             }
         }
         if cpts.len() != variables.len() {
-            let missing = variables.get(cpts.len()).map(|v| v.name.clone()).unwrap_or_default();
+            let missing = variables
+                .get(cpts.len())
+                .map(|v| v.name.clone())
+                .unwrap_or_default();
             return Err(Error::MissingCpt(missing));
         }
         let mut children = vec![Vec::new(); variables.len()];
@@ -121,6 +124,8 @@ impl Network {
     fn check_tables(&mut self) -> Result<()> {
         let mut notes = Vec::new();
         for v in self.ids() {
+            // (rows off from 1, largest deviation, its row) for one note per table.
+            let mut off = (0, 0.0_f64, String::new());
             let card = self.card(v);
             let cpt = &self.cpts[v.0];
             let rows: usize = cpt.parents.iter().map(|&p| self.card(p)).product();
@@ -157,12 +162,21 @@ impl Network {
                     });
                 }
                 if (sum - 1.0).abs() > 1e-9 {
-                    notes.push(format!(
-                        "table of `{}`, row {}: sums to {sum}; accepted within tolerance {ROW_SUM_TOLERANCE} and used as written",
-                        self.variables[v.0].name,
-                        self.row_label(v, r)
-                    ));
+                    off.0 += 1;
+                    if (sum - 1.0).abs() > off.1 {
+                        off = (
+                            off.0,
+                            (sum - 1.0).abs(),
+                            format!("{} sums to {sum}", self.row_label(v, r)),
+                        );
+                    }
                 }
+            }
+            if off.0 > 0 {
+                notes.push(format!(
+                    "table of `{}`: {} row(s) do not sum exactly to 1 (worst: {}); accepted within tolerance {ROW_SUM_TOLERANCE} and used as written",
+                    self.variables[v.0].name, off.0, off.2
+                ));
             }
         }
         self.notes = notes;
@@ -250,7 +264,12 @@ impl Network {
     pub fn describe(&self, assignment: &Assignment) -> String {
         assignment
             .iter()
-            .map(|(&v, &s)| format!("{}={}", self.variables[v.0].name, self.variables[v.0].states[s]))
+            .map(|(&v, &s)| {
+                format!(
+                    "{}={}",
+                    self.variables[v.0].name, self.variables[v.0].states[s]
+                )
+            })
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -360,11 +379,17 @@ impl fmt::Display for Network {
 /// Kahn's algorithm, preferring the lowest declaration index among ready nodes so the
 /// order is deterministic. On failure, walks parent links inside the leftover nodes to
 /// name one concrete cycle.
-fn topological_order(variables: &[Variable], cpts: &[Cpt], children: &[Vec<VarId>]) -> Result<Vec<VarId>> {
+fn topological_order(
+    variables: &[Variable],
+    cpts: &[Cpt],
+    children: &[Vec<VarId>],
+) -> Result<Vec<VarId>> {
     let n = variables.len();
     let mut indegree: Vec<usize> = cpts.iter().map(|c| c.parents.len()).collect();
-    let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<usize>> =
-        (0..n).filter(|&i| indegree[i] == 0).map(std::cmp::Reverse).collect();
+    let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<usize>> = (0..n)
+        .filter(|&i| indegree[i] == 0)
+        .map(std::cmp::Reverse)
+        .collect();
     let mut order = Vec::with_capacity(n);
     while let Some(std::cmp::Reverse(i)) = ready.pop() {
         order.push(VarId(i));
@@ -434,7 +459,10 @@ mod tests {
         b.cpt("a", &[], &[0.5, 0.5]).unwrap();
         b.cpt("b", &["a"], &[0.5, 0.5, 0.6, 0.6]).unwrap();
         let err = b.build().unwrap_err().to_string();
-        assert!(err.contains("`b`") && err.contains("(y)") && err.contains("1.2"), "{err}");
+        assert!(
+            err.contains("`b`") && err.contains("(y)") && err.contains("1.2"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -40,7 +40,12 @@ pub struct EliminationPlan {
 impl EliminationPlan {
     /// Treewidth of the triangulation: largest clique size minus one (in variables).
     pub fn width(&self) -> usize {
-        self.cliques.iter().map(|c| c.len()).max().unwrap_or(1).saturating_sub(1)
+        self.cliques
+            .iter()
+            .map(|c| c.len())
+            .max()
+            .unwrap_or(1)
+            .saturating_sub(1)
     }
 }
 
@@ -78,15 +83,24 @@ impl InteractionGraph {
     /// (constrained orders: MAP sums out the other variables before maximising its own),
     /// keeping the best of the heuristics. Nodes in neither list stay.
     pub fn plan(&self, eliminate: &[VarId], later: &[VarId]) -> EliminationPlan {
-        [Heuristic::WeightedMinFill, Heuristic::MinFill, Heuristic::MinWeight]
-            .into_iter()
-            .map(|h| self.greedy(eliminate, later, h))
-            .min_by(|a, b| a.total_size.total_cmp(&b.total_size))
-            .expect("three heuristics")
+        [
+            Heuristic::WeightedMinFill,
+            Heuristic::MinFill,
+            Heuristic::MinWeight,
+        ]
+        .into_iter()
+        .map(|h| self.greedy(eliminate, later, h))
+        .min_by(|a, b| a.total_size.total_cmp(&b.total_size))
+        .expect("three heuristics")
     }
 
     /// One greedy pass: eliminates `eliminate` (any order), then `later` (for MAP).
-    pub fn greedy(&self, eliminate: &[VarId], later: &[VarId], heuristic: Heuristic) -> EliminationPlan {
+    pub fn greedy(
+        &self,
+        eliminate: &[VarId],
+        later: &[VarId],
+        heuristic: Heuristic,
+    ) -> EliminationPlan {
         let mut adj = self.adjacency.clone();
         let n = self.nodes.len();
         let mut alive = vec![true; n];
@@ -102,19 +116,24 @@ impl InteractionGraph {
         };
         for phase in phases {
             let mut pending = phase;
-            let mut scores: Vec<f64> = pending.iter().map(|&v| self.score(&adj, &alive, v, heuristic)).collect();
+            let mut scores: Vec<f64> = pending
+                .iter()
+                .map(|&v| self.score(&adj, &alive, v, heuristic))
+                .collect();
             while !pending.is_empty() {
                 let best = (0..pending.len())
                     .min_by(|&a, &b| {
-                        scores[a]
-                            .total_cmp(&scores[b])
-                            .then_with(|| self.weight(&adj, &alive, pending[a]).total_cmp(&self.weight(&adj, &alive, pending[b])))
+                        scores[a].total_cmp(&scores[b]).then_with(|| {
+                            self.weight(&adj, &alive, pending[a])
+                                .total_cmp(&self.weight(&adj, &alive, pending[b]))
+                        })
                     })
                     .expect("non-empty");
                 let v = pending.swap_remove(best);
                 scores.swap_remove(best);
                 let neighbours: Vec<usize> = neighbours(&adj[v], &alive, v).collect();
-                let size = self.cards[v] * neighbours.iter().map(|&u| self.cards[u]).product::<f64>();
+                let size =
+                    self.cards[v] * neighbours.iter().map(|&u| self.cards[u]).product::<f64>();
                 plan.total_size += size;
                 plan.max_size = plan.max_size.max(size);
                 let mut clique = vec![self.nodes[v]];
@@ -148,7 +167,10 @@ impl InteractionGraph {
     }
 
     fn weight(&self, adj: &[Vec<u64>], alive: &[bool], v: usize) -> f64 {
-        self.cards[v] * neighbours(&adj[v], alive, v).map(|u| self.cards[u]).product::<f64>()
+        self.cards[v]
+            * neighbours(&adj[v], alive, v)
+                .map(|u| self.cards[u])
+                .product::<f64>()
     }
 
     fn score(&self, adj: &[Vec<u64>], alive: &[bool], v: usize, heuristic: Heuristic) -> f64 {
@@ -196,7 +218,11 @@ fn neighbours_of<'a>(words: &'a [u64], alive: &'a [bool]) -> impl Iterator<Item 
     })
 }
 
-fn neighbours<'a>(words: &'a [u64], alive: &'a [bool], v: usize) -> impl Iterator<Item = usize> + 'a {
+fn neighbours<'a>(
+    words: &'a [u64],
+    alive: &'a [bool],
+    v: usize,
+) -> impl Iterator<Item = usize> + 'a {
     neighbours_of(words, alive).filter(move |&u| u != v)
 }
 

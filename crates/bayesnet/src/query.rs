@@ -75,7 +75,9 @@ impl Engine {
         }
         let cut = self.net.intervene(&query.intervention)?;
         let mut tree = None;
-        self.answer_observational(&cut, query, || Ok(&*tree.insert(JunctionTree::new(&cut, self.limit)?)))
+        self.answer_observational(&cut, query, || {
+            Ok(&*tree.insert(JunctionTree::new(&cut, self.limit)?))
+        })
     }
 
     fn answer_observational<'t>(
@@ -108,7 +110,10 @@ impl Engine {
         let calibrated = tree()?.calibrate(net, &query.evidence)?;
         Ok(Answer {
             evidence_probability: calibrated.evidence_probability(),
-            marginals: targets.iter().map(|&t| (t, calibrated.marginal(net, t))).collect(),
+            marginals: targets
+                .iter()
+                .map(|&t| (t, calibrated.marginal(net, t)))
+                .collect(),
         })
     }
 }

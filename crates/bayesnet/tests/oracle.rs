@@ -4,7 +4,10 @@
 //! noise cells of the canonical structural model.
 
 use bayesnet::elimination::{evidence_probability, joint_posterior, DEFAULT_TABLE_LIMIT};
-use bayesnet::{counterfactual, map, mpe, Assignment, Engine, Error, MonotoneCoupling, Network, NetworkBuilder, Query, VarId};
+use bayesnet::{
+    counterfactual, map, mpe, Assignment, Engine, Error, MonotoneCoupling, Network, NetworkBuilder,
+    Query, VarId,
+};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -31,7 +34,13 @@ fn random_network(seed: u64) -> Network {
         let mut table = Vec::new();
         for _ in 0..rows {
             let mut w: Vec<f64> = (0..cards[i])
-                .map(|_| if rng.gen_bool(0.2) { 0.0 } else { rng.gen_range(1..=20) as f64 })
+                .map(|_| {
+                    if rng.gen_bool(0.2) {
+                        0.0
+                    } else {
+                        rng.gen_range(1..=20) as f64
+                    }
+                })
                 .collect();
             if w.iter().all(|&x| x == 0.0) {
                 w[rng.gen_range(0..cards[i])] = 1.0;
@@ -68,7 +77,11 @@ fn consistent(states: &[usize], a: &Assignment) -> bool {
 }
 
 /// Brute-force P(v | e) for every v, and P(e), from an explicit joint.
-fn brute_marginals(net: &Network, rows: &[(Vec<usize>, f64)], e: &Assignment) -> (Vec<Vec<f64>>, f64) {
+fn brute_marginals(
+    net: &Network,
+    rows: &[(Vec<usize>, f64)],
+    e: &Assignment,
+) -> (Vec<Vec<f64>>, f64) {
     let mut m: Vec<Vec<f64>> = net.ids().map(|v| vec![0.0; net.card(v)]).collect();
     let mut p_e = 0.0;
     for (states, p) in rows.iter().filter(|(s, _)| consistent(s, e)) {
@@ -91,7 +104,11 @@ fn random_evidence(net: &Network, rng: &mut ChaCha8Rng) -> Assignment {
     let mut evidence = Assignment::new();
     for v in net.ids() {
         if rng.gen_bool(0.35) {
-            let state = if arbitrary { rng.gen_range(0..net.card(v)) } else { sample[v.0] };
+            let state = if arbitrary {
+                rng.gen_range(0..net.card(v))
+            } else {
+                sample[v.0]
+            };
             evidence.insert(v, state);
         }
     }
@@ -308,7 +325,10 @@ fn solve(net: &Network, u: &[f64], intervention: &Assignment) -> Vec<usize> {
             continue;
         }
         let k = net.card(v);
-        let row = net.parents(v).iter().fold(0, |acc, &p| acc * net.card(p) + states[p.0]);
+        let row = net
+            .parents(v)
+            .iter()
+            .fold(0, |acc, &p| acc * net.card(p) + states[p.0]);
         let probs = &net.cpt(v).table[row * k..(row + 1) * k];
         let mut acc = 0.0;
         states[v.0] = probs

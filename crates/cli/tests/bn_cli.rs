@@ -1,0 +1,282 @@
+//! End-to-end tests of the `causalgen bn` contract: JSON shapes other tools parse, exit
+//! codes, and error messages for user mistakes (never a panic or a backtrace).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn causalgen(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_causalgen"))
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("the causalgen binary runs")
+}
+
+fn ok_json(args: &[&str]) -> Value {
+    let out = causalgen(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("valid JSON on stdout")
+}
+
+/// Runs a command that must fail and returns its stderr.
+fn fails(args: &[&str]) -> String {
+    let out = causalgen(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "{args:?} should fail");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.starts_with("error: ") || stderr.contains("\nerror: ") || stderr.contains("error:"),
+        "{stderr}"
+    );
+    stderr
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bn_cli");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// A small network written to disk (asia, from the bundled BIF text of the tests).
+fn asia() -> PathBuf {
+    let path = scratch("asia.bif");
+    std::fs::write(&path, ASIA).unwrap();
+    path
+}
+
+const ASIA: &str = "network asia {}
+variable asia { type discrete [ 2 ] { yes, no }; }
+variable tub { type discrete [ 2 ] { yes, no }; }
+variable smoke { type discrete [ 2 ] { yes, no }; }
+variable lung { type discrete [ 2 ] { yes, no }; }
+variable bronc { type discrete [ 2 ] { yes, no }; }
+variable either { type discrete [ 2 ] { yes, no }; }
+variable xray { type discrete [ 2 ] { yes, no }; }
+variable dysp { type discrete [ 2 ] { yes, no }; }
+probability ( asia ) { table 0.01, 0.99; }
+probability ( tub | asia ) { (yes) 0.05, 0.95; (no) 0.01, 0.99; }
+probability ( smoke ) { table 0.5, 0.5; }
+probability ( lung | smoke ) { (yes) 0.1, 0.9; (no) 0.01, 0.99; }
+probability ( bronc | smoke ) { (yes) 0.6, 0.4; (no) 0.3, 0.7; }
+probability ( either | lung, tub ) { (yes, yes) 1.0, 0.0; (no, yes) 1.0, 0.0; (yes, no) 1.0, 0.0; (no, no) 0.0, 1.0; }
+probability ( xray | either ) { (yes) 0.98, 0.02; (no) 0.05, 0.95; }
+probability ( dysp | bronc, either ) { (yes, yes) 0.9, 0.1; (no, yes) 0.7, 0.3; (yes, no) 0.8, 0.2; (no, no) 0.1, 0.9; }
+";
+
+#[test]
+fn query_json_contract() {
+    let net = asia();
+    let net = net.to_str().unwrap();
+    let v = ok_json(&[
+        "bn",
+        "query",
+        net,
+        "--evidence",
+        "xray=yes",
+        "dysp=yes",
+        "--target",
+        "lung",
+        "--json",
+    ]);
+    let p_e = v["evidence_probability"].as_f64().unwrap();
+    let lung = v["marginals"]["lung"]["yes"].as_f64().unwrap();
+    assert_eq!(v["marginals"].as_object().unwrap().len(), 1);
+    // Values from pyAgrum/pgmpy for asia.
+    assert!((lung - 0.6212527966776288).abs() < 1e-12, "{lung}");
+    assert!((p_e - 0.0706701044).abs() < 1e-12, "{p_e}");
+    // No targets: every variable is reported.
+    let all = ok_json(&["bn", "query", net, "--evidence", "xray=yes", "--json"]);
+    assert_eq!(all["marginals"].as_object().unwrap().len(), 8);
+    assert_eq!(all["marginals"]["xray"]["yes"].as_f64(), Some(1.0));
+    // Repeated flags work like one flag with several values.
+    let again = ok_json(&[
+        "bn",
+        "query",
+        net,
+        "--evidence",
+        "xray=yes",
+        "--evidence",
+        "dysp=yes",
+        "--target",
+        "lung",
+        "--json",
+    ]);
+    assert_eq!(again, v);
+}
+
+#[test]
+fn do_and_counterfactual_and_mpe_contracts() {
+    let net = asia();
+    let net = net.to_str().unwrap();
+    let done = ok_json(&[
+        "bn",
+        "query",
+        net,
+        "--do",
+        "smoke=yes",
+        "--target",
+        "smoke",
+        "lung",
+        "--json",
+    ]);
+    assert_eq!(done["marginals"]["smoke"]["yes"].as_f64(), Some(1.0));
+    assert!((done["marginals"]["lung"]["yes"].as_f64().unwrap() - 0.1).abs() < 1e-15);
+    // The evidence is on smoke itself; had the patient not smoked, lung follows its row.
+    let cf = ok_json(&[
+        "bn",
+        "counterfactual",
+        net,
+        "--evidence",
+        "smoke=yes",
+        "lung=yes",
+        "--do",
+        "smoke=no",
+        "--target",
+        "lung",
+        "--json",
+    ]);
+    // Monotone coupling: lung=yes at smoke=yes puts U below 0.1; below 0.01 it stays yes.
+    assert!((cf["marginals"]["lung"]["yes"].as_f64().unwrap() - 0.1).abs() < 1e-12);
+    let mpe = ok_json(&["bn", "mpe", net, "--evidence", "dysp=yes", "--json"]);
+    assert_eq!(mpe["assignment"].as_object().unwrap().len(), 7);
+    assert!(mpe["probability"].as_f64().unwrap() > 0.0);
+    let map = ok_json(&[
+        "bn",
+        "mpe",
+        net,
+        "--evidence",
+        "dysp=yes",
+        "--over",
+        "bronc",
+        "--json",
+    ]);
+    assert_eq!(map["assignment"]["bron"], Value::Null);
+    assert_eq!(map["assignment"]["bronc"], "yes");
+}
+
+#[test]
+fn sample_then_learn_recovers_the_tables() {
+    let net = asia();
+    let csv = scratch("asia-samples.csv");
+    let learned = scratch("asia-learned.bif");
+    let out = causalgen(&[
+        "bn",
+        "sample",
+        net.to_str().unwrap(),
+        "-n",
+        "20000",
+        "--seed",
+        "3",
+        "--out",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = causalgen(&[
+        "bn",
+        "sample",
+        net.to_str().unwrap(),
+        "-n",
+        "20000",
+        "--seed",
+        "3",
+    ]);
+    assert_eq!(
+        std::fs::read(&csv).unwrap(),
+        again.stdout,
+        "same seed, same samples"
+    );
+    let out = causalgen(&[
+        "bn",
+        "learn",
+        net.to_str().unwrap(),
+        "--data",
+        csv.to_str().unwrap(),
+        "--prior",
+        "bdeu:1",
+        "--out",
+        learned.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = ok_json(&[
+        "bn",
+        "query",
+        learned.to_str().unwrap(),
+        "--target",
+        "bronc",
+        "--json",
+    ]);
+    // P(bronc=yes) = 0.5 * 0.6 + 0.5 * 0.3 = 0.45.
+    assert!((v["marginals"]["bronc"]["yes"].as_f64().unwrap() - 0.45).abs() < 0.02);
+}
+
+#[test]
+fn user_mistakes_are_clear_errors() {
+    let net = asia();
+    let net = net.to_str().unwrap();
+    assert!(fails(&["bn", "query", net, "--target", "lungs"]).contains("unknown variable `lungs`"));
+    let e = fails(&["bn", "query", net, "--evidence", "xray=maybe"]);
+    assert!(
+        e.contains("`xray` has no state `maybe`") && e.contains("yes, no"),
+        "{e}"
+    );
+    assert!(fails(&["bn", "query", net, "--evidence", "xray"]).contains("expected VAR=STATE"));
+    let e = fails(&["bn", "query", net, "--evidence", "either=no", "lung=yes"]);
+    assert!(e.contains("impossible") && e.contains("either=no"), "{e}");
+    assert!(fails(&["bn", "counterfactual", net, "--target", "lung"]).contains("--do"));
+    assert!(fails(&["bn", "info", "no/such/file.bif"]).contains("no/such/file.bif"));
+
+    let cyclic = scratch("cyclic.bif");
+    std::fs::write(
+        &cyclic,
+        "network c {}\nvariable a { type discrete [ 2 ] { y, n }; }\nvariable b { type discrete [ 2 ] { y, n }; }\n\
+         probability ( a | b ) { (y) 0.5, 0.5; (n) 0.5, 0.5; }\nprobability ( b | a ) { (y) 0.5, 0.5; (n) 0.5, 0.5; }\n",
+    )
+    .unwrap();
+    let e = fails(&["bn", "info", cyclic.to_str().unwrap()]);
+    assert!(
+        e.contains("not acyclic") && (e.contains("a -> b -> a") || e.contains("b -> a -> b")),
+        "{e}"
+    );
+
+    let bad_row = scratch("bad-row.bif");
+    std::fs::write(&bad_row, ASIA.replace("(yes) 0.6, 0.4;", "(yes) 0.6, 0.5;")).unwrap();
+    let e = fails(&["bn", "query", bad_row.to_str().unwrap()]);
+    assert!(
+        e.contains("bad-row.bif") && e.contains("bronc") && e.contains("(yes)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn demo_runs_on_built_in_defaults() {
+    let out = causalgen(&["demo", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let steps = v.as_array().unwrap();
+    assert_eq!(steps.len(), 6);
+    let dying = steps[0]["answer"]["marginals"]["reaction"]["Dying"]
+        .as_f64()
+        .unwrap();
+    assert!((dying - 0.1378).abs() < 1e-4);
+}
