@@ -45,6 +45,10 @@ pub struct Cpt {
 /// like `0.3333, 0.3333, 0.3333`; anything further off is a typo we must not guess around.
 pub const ROW_SUM_TOLERANCE: f64 = 1e-3;
 
+/// Rows further than this from 1 are divided by their sum. The threshold sits above
+/// rounding noise so that renormalising is idempotent and files round-trip bit-exactly.
+const RENORMALISE_ABOVE: f64 = 1e-12;
+
 /// A validated discrete Bayesian network.
 #[derive(Clone, Debug)]
 pub struct Network {
@@ -65,8 +69,9 @@ impl Network {
     ///
     /// Rejects duplicate names, wrong table sizes, probabilities outside [0, 1], rows that
     /// do not sum to 1 within [`ROW_SUM_TOLERANCE`], and cycles (the error spells the cycle
-    /// out). Rows that are off by less than the tolerance are kept as written, so answers
-    /// match other libraries exactly, and reported in [`Network::notes`].
+    /// out). Rows that are off by less than the tolerance are renormalised, as pgmpy and
+    /// pyAgrum do (so answers agree with them, and P(∅) = 1), and reported in
+    /// [`Network::notes`].
     pub fn new(name: impl Into<String>, variables: Vec<Variable>, cpts: Vec<Cpt>) -> Result<Self> {
         let mut index = HashMap::with_capacity(variables.len());
         for (i, var) in variables.iter().enumerate() {
@@ -123,7 +128,7 @@ impl Network {
 
     fn check_tables(&mut self) -> Result<()> {
         let mut notes = Vec::new();
-        for v in self.ids() {
+        for v in (0..self.len()).map(VarId) {
             // (rows off from 1, largest deviation, its row) for one note per table.
             let mut off = (0, 0.0_f64, String::new());
             let card = self.card(v);
@@ -144,6 +149,7 @@ impl Network {
                     shape,
                 });
             }
+            let mut renormalise = Vec::new();
             for (r, row) in cpt.table.chunks(card).enumerate() {
                 if let Some(&bad) = row.iter().find(|p| !(0.0..=1.0).contains(*p)) {
                     return Err(Error::InvalidProbability {
@@ -161,6 +167,9 @@ impl Network {
                         tolerance: ROW_SUM_TOLERANCE,
                     });
                 }
+                if (sum - 1.0).abs() > RENORMALISE_ABOVE {
+                    renormalise.push((r, sum));
+                }
                 if (sum - 1.0).abs() > 1e-9 {
                     off.0 += 1;
                     if (sum - 1.0).abs() > off.1 {
@@ -172,9 +181,15 @@ impl Network {
                     }
                 }
             }
+            let table = &mut self.cpts[v.0].table;
+            for (r, sum) in renormalise {
+                table[r * card..(r + 1) * card]
+                    .iter_mut()
+                    .for_each(|p| *p /= sum);
+            }
             if off.0 > 0 {
                 notes.push(format!(
-                    "table of `{}`: {} row(s) do not sum exactly to 1 (worst: {}); accepted within tolerance {ROW_SUM_TOLERANCE} and used as written",
+                    "table of `{}`: {} row(s) do not sum exactly to 1 (worst: {}); accepted within tolerance {ROW_SUM_TOLERANCE} and renormalised",
                     self.variables[v.0].name, off.0, off.2
                 ));
             }
@@ -466,12 +481,12 @@ mod tests {
     }
 
     #[test]
-    fn near_one_rows_are_kept_and_noted() {
+    fn near_one_rows_are_renormalised_and_noted() {
         let mut b = NetworkBuilder::new("near");
         b.variable("a", &["x", "y", "z"]).unwrap();
         b.cpt("a", &[], &[0.3333, 0.3333, 0.3333]).unwrap();
         let net = b.build().unwrap();
         assert_eq!(net.notes().len(), 1);
-        assert_eq!(net.cpt(VarId(0)).table[0], 0.3333);
+        assert!((net.cpt(VarId(0)).table[0] - 1.0 / 3.0).abs() < 1e-15);
     }
 }

@@ -131,7 +131,7 @@ fn real_networks_have_the_expected_numbers() {
         [0.98, 0.01, 0.01]
     );
     assert_eq!(row(&alarm, "HISTORY", &["FALSE"]), [0.01, 0.99]);
-    // Rows like `0.3333333, 0.3333333, 0.3333333` are kept as written and noted.
+    // Rows like `0.3333333, 0.3333333, 0.3333333` are renormalised and noted.
     assert!(
         alarm.notes().iter().any(|n| n.contains("HREKG")),
         "{:?}",
