@@ -145,10 +145,7 @@ fn learn_table(net: &Network, data: &Dataset, v: crate::VarId, prior: Prior) -> 
     let rows: usize = parents.iter().map(|&p| net.card(p)).product();
     let mut counts = vec![0u64; rows * card];
     for row in data.rows() {
-        let config = parents
-            .iter()
-            .fold(0, |acc, &p| acc * net.card(p) + row[p.index()]);
-        counts[config * card + row[v.index()]] += 1;
+        counts[net.row_index(v, row) * card + row[v.index()]] += 1;
     }
     let alpha = prior.alpha(card, rows);
     let mut table = vec![0.0; rows * card];

@@ -340,17 +340,25 @@ impl Network {
         format!("({})", labels.join(", "))
     }
 
+    /// Index of the CPT row of `v` that the parents' states in `states` (indexed by
+    /// `VarId`) select.
+    pub fn row_index(&self, v: VarId, states: &[usize]) -> usize {
+        self.parents(v)
+            .iter()
+            .fold(0, |acc, &p| acc * self.card(p) + states[p.0])
+    }
+
+    /// P(v | parents) for the parents' states in `states` (indexed by `VarId`).
+    pub fn row(&self, v: VarId, states: &[usize]) -> &[f64] {
+        let k = self.card(v);
+        let r = self.row_index(v, states);
+        &self.cpts[v.0].table[r * k..(r + 1) * k]
+    }
+
     /// Probability of a full assignment (one state per variable): the product of CPT entries.
     pub fn joint_probability(&self, states: &[usize]) -> f64 {
         self.ids()
-            .map(|v| {
-                let cpt = &self.cpts[v.0];
-                let row = cpt
-                    .parents
-                    .iter()
-                    .fold(0, |acc, &p| acc * self.card(p) + states[p.0]);
-                cpt.table[row * self.card(v) + states[v.0]]
-            })
+            .map(|v| self.row(v, states)[states[v.0]])
             .product()
     }
 

@@ -14,13 +14,7 @@ use crate::network::{Assignment, Network};
 pub fn sample_forward(net: &Network, rng: &mut impl Rng) -> Vec<usize> {
     let mut states = vec![0; net.len()];
     for &v in net.topological_order() {
-        let k = net.card(v);
-        let row = net
-            .parents(v)
-            .iter()
-            .fold(0, |acc, &p| acc * net.card(p) + states[p.0]);
-        let probs = &net.cpt(v).table[row * k..(row + 1) * k];
-        states[v.0] = draw(probs, rng);
+        states[v.0] = draw(net.row(v, &states), rng);
     }
     states
 }

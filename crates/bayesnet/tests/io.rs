@@ -8,10 +8,8 @@ use std::path::{Path, PathBuf};
 use bayesnet::{
     learn_parameters, network_from_json, network_to_json, parse_bif, parse_dataset, read_bif,
     read_dataset, read_network, samples_to_csv, write_bif, write_bif_file, write_network,
-    write_samples_csv, Dataset, Network, Prior,
+    write_samples_csv, Assignment, Dataset, Network, Prior,
 };
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 
 /// The shared bnlearn files, or `None` (with a message) when this checkout lacks them.
 fn data_dir() -> Option<PathBuf> {
@@ -438,39 +436,12 @@ probability ( either | lung, tub ) {\n  (yes, yes) 1.0, 0.0;\n  (no, yes) 1.0, 0
 probability ( xray | either ) {\n  (yes) 0.98, 0.02;\n  (no) 0.05, 0.95;\n}\n\
 probability ( dysp | bronc, either ) {\n  (yes, yes) 0.9, 0.1;\n  (no, yes) 0.7, 0.3;\n  (yes, no) 0.8, 0.2;\n  (no, no) 0.1, 0.9;\n}\n";
 
-/// Ancestral sampling: each variable drawn from its CPT row given its sampled parents.
-fn forward_sample(net: &Network, n: usize, seed: u64) -> Vec<Vec<usize>> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    (0..n)
-        .map(|_| {
-            let mut s = vec![0; net.len()];
-            for &v in net.topological_order() {
-                let r = net
-                    .parents(v)
-                    .iter()
-                    .fold(0, |acc, &p| acc * net.card(p) + s[p.index()]);
-                let card = net.card(v);
-                let probs = &net.cpt(v).table[r * card..(r + 1) * card];
-                let u: f64 = rng.gen();
-                let mut acc = 0.0;
-                s[v.index()] = card - 1;
-                for (k, &p) in probs.iter().enumerate() {
-                    acc += p;
-                    if u < acc {
-                        s[v.index()] = k;
-                        break;
-                    }
-                }
-            }
-            s
-        })
-        .collect()
-}
-
 #[test]
 fn learning_from_a_forward_sample_recovers_asia() {
     let asia = parse_bif(ASIA, "asia.bif").unwrap();
-    let samples = forward_sample(&asia, 200_000, 7);
+    let samples =
+        bayesnet::sampling::sample(&asia, 200_000, &Assignment::new(), &Assignment::new(), 7)
+            .unwrap();
     // Through CSV and back, as a user would: header in network order, labels in cells.
     let csv = samples_to_csv(&asia, &samples).unwrap();
     assert!(csv.starts_with("asia,tub,smoke,lung,bronc,either,xray,dysp\n"));
@@ -501,7 +472,8 @@ fn learning_from_a_forward_sample_recovers_asia() {
 fn datasets_and_samples_on_disk() {
     let asia = parse_bif(ASIA, "asia.bif").unwrap();
     let dir = scratch("data");
-    let samples = forward_sample(&asia, 50, 1);
+    let samples =
+        bayesnet::sampling::sample(&asia, 50, &Assignment::new(), &Assignment::new(), 1).unwrap();
     let path = dir.join("samples.csv");
     write_samples_csv(&asia, &samples, &path).unwrap();
     assert_eq!(

@@ -179,10 +179,7 @@ proptest! {
             .into_iter()
             .map(|(s, _)| {
                 let p = if s[x.0] != xs { 0.0 } else {
-                    net.ids().filter(|&v| v != x).map(|v| {
-                        let row = net.parents(v).iter().fold(0, |acc, &p| acc * net.card(p) + s[p.0]);
-                        net.cpt(v).table[row * net.card(v) + s[v.0]]
-                    }).product()
+                    net.ids().filter(|&v| v != x).map(|v| net.row(v, &s)[s[v.0]]).product()
                 };
                 (s, p)
             })
@@ -324,12 +321,8 @@ fn solve(net: &Network, u: &[f64], intervention: &Assignment) -> Vec<usize> {
             states[v.0] = s;
             continue;
         }
-        let k = net.card(v);
-        let row = net
-            .parents(v)
-            .iter()
-            .fold(0, |acc, &p| acc * net.card(p) + states[p.0]);
-        let probs = &net.cpt(v).table[row * k..(row + 1) * k];
+        let probs = net.row(v, &states);
+        let k = probs.len();
         let mut acc = 0.0;
         states[v.0] = probs
             .iter()
