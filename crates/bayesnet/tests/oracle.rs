@@ -144,6 +144,16 @@ proptest! {
             let ve = joint_posterior(&net, &[*v], &e, DEFAULT_TABLE_LIMIT).unwrap();
             prop_assert!(close(&ve.marginal(*v), &expect[v.0]));
         }
+        // The same engine (and junction tree) answers a second evidence set exactly.
+        let e2 = random_evidence(&net, &mut rng);
+        let (expect2, p_e2) = brute_marginals(&net, &rows, &e2);
+        if p_e2 > 0.0 {
+            let again = engine.answer(&Query { evidence: e2, ..Query::default() }).unwrap();
+            prop_assert!((again.evidence_probability - p_e2).abs() <= TOL);
+            for (v, m) in &again.marginals {
+                prop_assert!(close(m, &expect2[v.0]));
+            }
+        }
     }
 
     #[test]

@@ -111,6 +111,42 @@ fn query_json_contract() {
         "--json",
     ]);
     assert_eq!(again, v);
+    // Joint posterior of two targets: a table over both, summing to one.
+    let joint = ok_json(&[
+        "bn",
+        "query",
+        net,
+        "--evidence",
+        "dysp=yes",
+        "--target",
+        "lung",
+        "bronc",
+        "--joint",
+        "--json",
+    ]);
+    let cells = joint["joint"].as_array().unwrap();
+    assert_eq!(cells.len(), 4);
+    assert_eq!(cells[0]["states"], serde_json::json!(["yes", "yes"]));
+    let total: f64 = cells
+        .iter()
+        .map(|c| c["probability"].as_f64().unwrap())
+        .sum();
+    assert!((total - 1.0).abs() < 1e-12);
+    let lung_yes: f64 = cells[..2]
+        .iter()
+        .map(|c| c["probability"].as_f64().unwrap())
+        .sum();
+    let lung = ok_json(&[
+        "bn",
+        "query",
+        net,
+        "--evidence",
+        "dysp=yes",
+        "--target",
+        "lung",
+        "--json",
+    ]);
+    assert!((lung_yes - lung["marginals"]["lung"]["yes"].as_f64().unwrap()).abs() < 1e-12);
 }
 
 #[test]
