@@ -36,11 +36,6 @@ impl Factor {
         }
     }
 
-    /// A factor with an empty scope holding one number.
-    pub fn scalar(value: f64) -> Self {
-        Self::new(Vec::new(), Vec::new(), vec![value])
-    }
-
     /// A factor of ones over `vars`.
     pub fn ones(vars: Vec<VarId>, cards: Vec<usize>) -> Self {
         let n = cards.iter().product();
@@ -60,11 +55,6 @@ impl Factor {
     /// The table, row-major.
     pub fn values(&self) -> &[f64] {
         &self.values
-    }
-
-    /// Mutable access to the table, for callers that fill it themselves.
-    pub fn values_mut(&mut self) -> &mut [f64] {
-        &mut self.values
     }
 
     /// Moves the table out.
@@ -146,21 +136,6 @@ impl Factor {
             values.push(self.values[offset + j])
         });
         Factor::new(vars, cards, values)
-    }
-
-    /// Sets to zero every entry that disagrees with `evidence`, keeping the scope. Used by
-    /// junction trees whose clique scopes are fixed in advance.
-    pub fn zero_inconsistent(&mut self, v: VarId, state: usize) {
-        let Some(pos) = self.vars.iter().position(|&u| u == v) else {
-            return;
-        };
-        let stride = self.own_strides()[pos];
-        let card = self.cards[pos];
-        for (i, x) in self.values.iter_mut().enumerate() {
-            if (i / stride) % card != state {
-                *x = 0.0;
-            }
-        }
     }
 
     /// Product of several factors, with `eliminate` summed (or maxed) out in the same pass,
@@ -257,15 +232,6 @@ impl Factor {
         });
     }
 
-    /// Entry at a full assignment of this factor's variables (indexed by `VarId`).
-    pub fn at(&self, states: &dyn Fn(VarId) -> usize) -> f64 {
-        let idx = self
-            .vars
-            .iter()
-            .zip(&self.cards)
-            .fold(0, |acc, (&v, &c)| acc * c + states(v));
-        self.values[idx]
-    }
 }
 
 fn union_scope(factors: &[&Factor], eliminate: &[VarId]) -> (Vec<VarId>, Vec<usize>, Vec<usize>) {
