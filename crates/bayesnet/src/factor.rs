@@ -5,6 +5,8 @@
 //! Layout is row-major over `vars`: the last variable changes fastest. Kernels walk tables
 //! with strided odometers so that the common cases read memory sequentially.
 
+use rayon::prelude::*;
+
 use crate::network::{Assignment, VarId};
 
 /// A non-negative table over a set of discrete variables.
@@ -198,40 +200,69 @@ impl Factor {
             .collect();
         let target = Factor::ones(keep.to_vec(), cards);
         let strides = target.strides_in(&self.vars);
-        let mut out = vec![
-            if op == Marginal::Sum {
-                0.0
-            } else {
-                f64::NEG_INFINITY
-            };
-            target.len()
-        ];
-        match op {
-            Marginal::Sum => walk(&self.cards, &strides, |i, j| out[j] += self.values[i]),
-            Marginal::Max => walk(&self.cards, &strides, |i, j| {
-                out[j] = out[j].max(self.values[i])
-            }),
-        }
+        let out = project_values(&self.values, &self.cards, &strides, target.len(), op);
         Factor::new(target.vars, target.cards, out)
     }
 
     /// `self *= other` where `other`'s scope is a subset of `self`'s.
     pub fn multiply_in(&mut self, other: &Factor) {
         let strides = other.strides_in(&self.vars);
-        let values = &mut self.values;
-        walk(&self.cards, &strides, |i, j| values[i] *= other.values[j]);
+        update_aligned(&mut self.values, &self.cards, &strides, |x, j| {
+            *x *= other.values[j]
+        });
     }
 
     /// `self /= other` with 0/0 = 0 (Hugin's convention), `other` over a sub-scope.
     pub fn divide_in(&mut self, other: &Factor) {
         let strides = other.strides_in(&self.vars);
-        let values = &mut self.values;
-        walk(&self.cards, &strides, |i, j| {
+        update_aligned(&mut self.values, &self.cards, &strides, |x, j| {
             let d = other.values[j];
-            values[i] = if d == 0.0 { 0.0 } else { values[i] / d };
+            *x = if d == 0.0 { 0.0 } else { *x / d };
         });
     }
+}
 
+/// Sums (or maxes) `values`, laid out as `cards`, into a table of `out_len` entries that
+/// `strides` index. Large inputs with small outputs are cut into fixed blocks, each
+/// projected on its own thread, and the partial results combined in block order.
+fn project_values(
+    values: &[f64],
+    cards: &[usize],
+    strides: &[usize],
+    out_len: usize,
+    op: Marginal,
+) -> Vec<f64> {
+    let identity = if op == Marginal::Sum {
+        0.0
+    } else {
+        f64::NEG_INFINITY
+    };
+    let combine = |acc: &mut f64, x: f64| match op {
+        Marginal::Sum => *acc += x,
+        Marginal::Max => *acc = acc.max(x),
+    };
+    let project_block = |start: usize, end: usize| {
+        let mut out = vec![identity; out_len];
+        walk_range(cards, strides, start, end, |i, j| {
+            combine(&mut out[j], values[i])
+        });
+        out
+    };
+    if values.len() < PARALLEL_MIN || out_len * PROJECTION_BLOCKS > values.len() / 4 {
+        return project_block(0, values.len());
+    }
+    let block = values.len().div_ceil(PROJECTION_BLOCKS);
+    let partials: Vec<Vec<f64>> = (0..PROJECTION_BLOCKS)
+        .into_par_iter()
+        .map(|b| project_block(b * block, ((b + 1) * block).min(values.len())))
+        .collect();
+    let mut out = vec![identity; out_len];
+    for partial in partials {
+        for (acc, x) in out.iter_mut().zip(partial) {
+            combine(acc, x);
+        }
+    }
+    out
 }
 
 fn union_scope(factors: &[&Factor], eliminate: &[VarId]) -> (Vec<VarId>, Vec<usize>, Vec<usize>) {
@@ -251,32 +282,66 @@ fn union_scope(factors: &[&Factor], eliminate: &[VarId]) -> (Vec<VarId>, Vec<usi
     (vars, cards, elim_cards)
 }
 
+/// Tables at least this large are processed by several threads; below it, thread
+/// start-up costs more than it saves.
+const PARALLEL_MIN: usize = 1 << 17;
+
+/// Number of fixed blocks a parallel projection is cut into. Fixed (not one per thread)
+/// so that partial sums are added in the same order on every machine: results do not
+/// depend on the thread count.
+const PROJECTION_BLOCKS: usize = 64;
+
 /// Walks the row-major space `cards` in order, calling `f(i, j)` with the linear index `i`
 /// of the space and the index `j` of another table whose strides in this space are
 /// `strides`. The innermost dimension is a tight loop; carries are amortised.
 #[inline]
-fn walk(cards: &[usize], strides: &[usize], mut f: impl FnMut(usize, usize)) {
+fn walk(cards: &[usize], strides: &[usize], f: impl FnMut(usize, usize)) {
+    walk_range(cards, strides, 0, cards.iter().product(), f);
+}
+
+/// [`walk`] restricted to the linear indices `start..end`, so that disjoint ranges can be
+/// walked by different threads.
+#[inline]
+fn walk_range(
+    cards: &[usize],
+    strides: &[usize],
+    start: usize,
+    end: usize,
+    mut f: impl FnMut(usize, usize),
+) {
     let d = cards.len();
     if d == 0 {
-        f(0, 0);
+        if start < end {
+            f(0, 0);
+        }
         return;
     }
-    if cards.contains(&0) {
+    if start >= end {
         return;
     }
-    let last_card = cards[d - 1];
-    let last_stride = strides[d - 1];
     let mut counter = vec![0usize; d];
-    let mut i = 0;
-    let mut j = 0;
+    let (mut rem, mut j) = (start, 0);
+    for k in (0..d).rev() {
+        counter[k] = rem % cards[k];
+        rem /= cards[k];
+        j += counter[k] * strides[k];
+    }
+    let last = d - 1;
+    let (last_card, last_stride) = (cards[last], strides[last]);
+    let mut i = start;
     loop {
-        for _ in 0..last_card {
+        let run = (last_card - counter[last]).min(end - i);
+        for _ in 0..run {
             f(i, j);
             i += 1;
             j += last_stride;
         }
+        if i >= end {
+            return;
+        }
         j -= last_stride * last_card;
-        let mut k = d - 1;
+        counter[last] = 0;
+        let mut k = last;
         loop {
             if k == 0 {
                 return;
@@ -291,6 +356,30 @@ fn walk(cards: &[usize], strides: &[usize], mut f: impl FnMut(usize, usize)) {
             counter[k] = 0;
         }
     }
+}
+
+/// Applies `f(entry, j)` to every entry of a table laid out as `cards`, where `j` indexes
+/// another table with `strides` in this space; large tables in parallel chunks.
+fn update_aligned(
+    values: &mut [f64],
+    cards: &[usize],
+    strides: &[usize],
+    f: impl Fn(&mut f64, usize) + Sync,
+) {
+    if values.len() < PARALLEL_MIN {
+        walk(cards, strides, |i, j| f(&mut values[i], j));
+        return;
+    }
+    let chunk = PARALLEL_MIN / 4;
+    values
+        .par_chunks_mut(chunk)
+        .enumerate()
+        .for_each(|(c, part)| {
+            let start = c * chunk;
+            walk_range(cards, strides, start, start + part.len(), |i, j| {
+                f(&mut part[i - start], j)
+            });
+        });
 }
 
 /// The product kernel: walks `cards` (output dims then `inner` eliminated entries per
@@ -428,5 +517,60 @@ mod tests {
         assert_eq!(t.values(), &[1.0, 0.0, 3.0, 0.0]);
         let p = t.project(&[VarId(1), VarId(0)], Marginal::Max);
         assert_eq!(p.values(), &[1.0, 3.0, 0.0, 0.0]);
+    }
+
+    /// Tables above the parallel threshold take the chunked paths; they must agree with
+    /// a direct computation entry by entry.
+    #[test]
+    fn parallel_kernels_match_direct_computation() {
+        let cards = [8usize, 16, 32, 40];
+        let n: usize = cards.iter().product();
+        assert!(n >= PARALLEL_MIN);
+        let values: Vec<f64> = (0..n)
+            .map(|i| ((i * 7919) % 1000) as f64 / 1000.0)
+            .collect();
+        let big = f(&[0, 1, 2, 3], &cards, &values);
+        let digits = |mut i: usize| {
+            let mut d = [0; 4];
+            for k in (0..4).rev() {
+                d[k] = i % cards[k];
+                i /= cards[k];
+            }
+            d
+        };
+        for op in [Marginal::Sum, Marginal::Max] {
+            let p = big.project(&[VarId(3), VarId(0)], op);
+            let mut expect = vec![
+                if op == Marginal::Sum {
+                    0.0
+                } else {
+                    f64::NEG_INFINITY
+                };
+                40 * 8
+            ];
+            for (i, &x) in values.iter().enumerate() {
+                let d = digits(i);
+                let slot = &mut expect[d[3] * 8 + d[0]];
+                *slot = if op == Marginal::Sum {
+                    *slot + x
+                } else {
+                    slot.max(x)
+                };
+            }
+            for (a, b) in p.values().iter().zip(&expect) {
+                assert!(
+                    (a - b).abs() <= 1e-9 * b.abs().max(1.0),
+                    "{op:?}: {a} vs {b}"
+                );
+            }
+        }
+        let small_values: Vec<f64> = (0..32 * 8).map(|i| 1.0 + i as f64).collect();
+        let small = f(&[2, 0], &[32, 8], &small_values);
+        let mut product = big.clone();
+        product.multiply_in(&small);
+        for (i, (&got, &x)) in product.values().iter().zip(&values).enumerate() {
+            let d = digits(i);
+            assert_eq!(got, x * small_values[d[2] * 8 + d[0]]);
+        }
     }
 }

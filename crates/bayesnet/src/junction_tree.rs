@@ -8,6 +8,7 @@
 //! underflow on large networks.
 
 use rand::Rng;
+use rayon::prelude::*;
 
 use crate::elimination::{check_size, find_root};
 use crate::error::{Error, Result};
@@ -168,6 +169,7 @@ impl JunctionTree {
     /// [`Error::ImpossibleEvidence`] when P(e) = 0.
     pub fn calibrate(&self, net: &Network, evidence: &Assignment) -> Result<Calibrated<'_>> {
         let mut potentials: Vec<Factor> = (0..self.len())
+            .into_par_iter()
             .map(|c| {
                 let vars: Vec<VarId> = self.cliques[c]
                     .iter()
