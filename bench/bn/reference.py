@@ -27,9 +27,9 @@ all-marginals loop also checks the budget between variables.
 
 Both libraries get the CPTs through scripts/reference/bnload.py, i.e. with
 double-precision values and rows divided by their sums, as the Rust engine
-does.  pyAgrum runs single-threaded by default (``--pyagrum-threads``) like
-our engine; pgmpy is single-threaded Python/numpy (BLAS threads are pinned
-to 1 in the workers).
+does.  pyAgrum uses its default thread count (all cores, like causalgen's
+rayon kernels) unless ``--pyagrum-threads N`` is given; pgmpy is
+single-threaded Python/numpy (BLAS threads are pinned to 1 in the workers).
 
 Prints JSON to stdout:
   {"engine_versions": {...}, "results": [{"network", "engine", "nodes",
@@ -204,11 +204,12 @@ def engine_versions(pyagrum_threads: int) -> dict:
     code = ("import json, warnings; warnings.filterwarnings('ignore');"
             "import pyagrum, pgmpy, numpy;"
             "print(json.dumps({'pyagrum': pyagrum.__version__, 'pgmpy': pgmpy.__version__,"
-            " 'numpy': numpy.__version__}))")
+            " 'numpy': numpy.__version__, 'threads': pyagrum.getNumberOfThreads()}))")
     v = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True,
                                   text=True, check=True).stdout)
+    default_threads = v.pop("threads")
     v["python"] = platform.python_version()
-    v["pyagrum_threads"] = pyagrum_threads if pyagrum_threads > 0 else "library default"
+    v["pyagrum_threads"] = pyagrum_threads if pyagrum_threads > 0 else default_threads
     return v
 
 
@@ -226,8 +227,8 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--pgmpy-budget-s", type=float, default=60.0,
                     help="per network and measurement; beyond it pgmpy reports null")
-    ap.add_argument("--pyagrum-threads", type=int, default=1,
-                    help="pyAgrum threads (0 = library default); ours is single-threaded")
+    ap.add_argument("--pyagrum-threads", type=int, default=0,
+                    help="pyAgrum threads (default 0 = library default, all cores)")
     ap.add_argument("--max-memory-gb", type=float, default=16.0,
                     help="address-space cap for each worker process")
     ap.add_argument("--engines", default="pyagrum,pgmpy")
