@@ -10,7 +10,7 @@
 use crate::error::{Error, Result};
 use crate::factor::{Factor, Marginal};
 use crate::network::{Assignment, Network, VarId};
-use crate::order::InteractionGraph;
+use crate::order::{EliminationPlan, InteractionGraph};
 
 /// Largest table (in entries) inference will allocate before refusing with
 /// [`Error::TooLarge`]: 2^30 entries are 8 GiB of `f64`.
@@ -32,43 +32,58 @@ impl JointPosterior {
     }
 }
 
-/// Eliminates every variable of `factors` outside `keep`, with sums or maxes, following
-/// the best greedy order. Returns one factor whose scope is `keep` (restricted to the
-/// variables that occur), in `keep`'s order.
-pub fn eliminate(
-    net: &Network,
+/// One independent part of a pruned query: its factors and the order that eliminates
+/// everything but `keep`.
+#[derive(Debug)]
+struct Part {
     factors: Vec<Factor>,
-    keep: &[VarId],
-    op: Marginal,
-    limit: f64,
-) -> Result<Factor> {
-    let mut vars: Vec<VarId> = factors
-        .iter()
-        .flat_map(|f| f.vars().iter().copied())
-        .collect();
-    vars.sort_unstable();
-    vars.dedup();
-    let eliminate: Vec<VarId> = vars.iter().copied().filter(|v| !keep.contains(v)).collect();
-    let mut graph =
-        InteractionGraph::new(vars.clone(), vars.iter().map(|&v| net.card(v)).collect());
-    for f in &factors {
-        graph.add_clique(f.vars());
+    keep: Vec<VarId>,
+    plan: EliminationPlan,
+}
+
+impl Part {
+    /// Plans the elimination of every variable of `factors` outside `keep` with the best
+    /// greedy order, refusing tables above `limit` entries.
+    fn new(net: &Network, factors: Vec<Factor>, keep: &[VarId], limit: f64) -> Result<Self> {
+        let mut vars: Vec<VarId> = factors
+            .iter()
+            .flat_map(|f| f.vars().iter().copied())
+            .collect();
+        vars.sort_unstable();
+        vars.dedup();
+        let eliminate: Vec<VarId> = vars.iter().copied().filter(|v| !keep.contains(v)).collect();
+        let mut graph =
+            InteractionGraph::new(vars.clone(), vars.iter().map(|&v| net.card(v)).collect());
+        for f in &factors {
+            graph.add_clique(f.vars());
+        }
+        let mut plan = graph.plan(&eliminate, &[]);
+        let keep: Vec<VarId> = keep.iter().copied().filter(|v| vars.contains(v)).collect();
+        let kept_size: f64 = keep.iter().map(|&v| net.card(v) as f64).product();
+        plan.cliques.push(keep.clone());
+        plan.total_size += kept_size;
+        plan.max_size = plan.max_size.max(kept_size);
+        check_size(net, &plan.cliques, plan.max_size, limit)?;
+        Ok(Self {
+            factors,
+            keep,
+            plan,
+        })
     }
-    let mut plan = graph.plan(&eliminate, &[]);
-    let kept: Vec<VarId> = keep.iter().copied().filter(|v| vars.contains(v)).collect();
-    let kept_size: f64 = kept.iter().map(|&v| net.card(v) as f64).product();
-    plan.cliques.push(kept.clone());
-    check_size(net, &plan.cliques, plan.max_size.max(kept_size), limit)?;
-    let mut pool: Vec<Factor> = factors;
-    for &v in &plan.order {
-        let (bucket, rest): (Vec<Factor>, Vec<Factor>) =
-            pool.into_iter().partition(|f| f.contains(v));
-        pool = rest;
-        let refs: Vec<&Factor> = bucket.iter().collect();
-        pool.push(Factor::combine(&refs, &[v], op));
+
+    /// Runs the plan: one factor over `keep` (the variables of it that occur), in order.
+    fn run(self) -> Factor {
+        let mut pool = self.factors;
+        for &v in &self.plan.order {
+            let (bucket, rest): (Vec<Factor>, Vec<Factor>) =
+                pool.into_iter().partition(|f| f.contains(v));
+            pool = rest;
+            let refs: Vec<&Factor> = bucket.iter().collect();
+            pool.push(Factor::combine(&refs, &[v], Marginal::Sum));
+        }
+        let refs: Vec<&Factor> = pool.iter().collect();
+        Factor::combine(&refs, &[], Marginal::Sum).project(&self.keep, Marginal::Sum)
     }
-    let refs: Vec<&Factor> = pool.iter().collect();
-    Ok(Factor::combine(&refs, &[], op).project(&kept, op))
 }
 
 /// Refuses plans whose largest table exceeds `limit` entries, naming its scope.
@@ -158,14 +173,87 @@ pub(crate) fn find_root(parent: &mut [usize], mut x: usize) -> usize {
     x
 }
 
+/// A posterior query, pruned and planned but not yet computed: its [`cost`] says what
+/// running it will take, so callers can choose between elimination and a junction tree.
+///
+/// [`cost`]: PosteriorPlan::cost
+#[derive(Debug)]
+pub struct PosteriorPlan {
+    targets: Vec<VarId>,
+    evidence: Assignment,
+    constant: f64,
+    target_part: Part,
+    other_parts: Vec<Part>,
+}
+
+impl PosteriorPlan {
+    /// Prunes the network for P(`targets` | `evidence`) and plans every part.
+    pub fn new(
+        net: &Network,
+        targets: &[VarId],
+        evidence: &Assignment,
+        limit: f64,
+    ) -> Result<Self> {
+        let pruned = prune(net, targets, evidence);
+        let free: Vec<VarId> = targets
+            .iter()
+            .copied()
+            .filter(|t| !evidence.contains_key(t))
+            .collect();
+        Ok(Self {
+            targets: targets.to_vec(),
+            evidence: evidence.clone(),
+            constant: pruned.constant,
+            target_part: Part::new(net, pruned.target_part, &free, limit)?,
+            other_parts: pruned
+                .other_parts
+                .into_iter()
+                .map(|part| Part::new(net, part, &[], limit))
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    /// Total entries of all tables the plan creates: its time and memory, up to a factor.
+    pub fn cost(&self) -> f64 {
+        self.target_part.plan.total_size
+            + self
+                .other_parts
+                .iter()
+                .map(|p| p.plan.total_size)
+                .sum::<f64>()
+    }
+
+    /// P(targets, e) over the unobserved targets, and P(e).
+    fn run_unnormalised(self) -> (Factor, f64) {
+        let mut p_e = self.constant;
+        for part in self.other_parts {
+            p_e *= part.run().values()[0];
+        }
+        let joint = self.target_part.run();
+        p_e *= joint.total();
+        (joint, p_e)
+    }
+
+    /// Computes the posterior. Fails with [`Error::ImpossibleEvidence`] when P(e) = 0.
+    pub fn run(self, net: &Network) -> Result<JointPosterior> {
+        let (targets, evidence) = (self.targets.clone(), self.evidence.clone());
+        let (mut joint, p_e) = self.run_unnormalised();
+        joint.normalize();
+        if p_e <= 0.0 {
+            return Err(Error::ImpossibleEvidence(net.describe(&evidence)));
+        }
+        Ok(JointPosterior {
+            joint: expand_to(net, joint, &targets, &evidence),
+            evidence_probability: p_e,
+        })
+    }
+}
+
 /// P(e) by summing out the ancestral set of the evidence, component by component.
 pub fn evidence_probability(net: &Network, evidence: &Assignment, limit: f64) -> Result<f64> {
-    let pruned = prune(net, &[], evidence);
-    let mut p = pruned.constant;
-    for part in pruned.other_parts {
-        p *= eliminate(net, part, &[], Marginal::Sum, limit)?.values()[0];
-    }
-    Ok(p)
+    Ok(PosteriorPlan::new(net, &[], evidence, limit)?
+        .run_unnormalised()
+        .1)
 }
 
 /// Exact joint posterior P(targets | e) and P(e) by pruned variable elimination.
@@ -178,25 +266,7 @@ pub fn joint_posterior(
     evidence: &Assignment,
     limit: f64,
 ) -> Result<JointPosterior> {
-    let pruned = prune(net, targets, evidence);
-    let mut p_e = pruned.constant;
-    for part in pruned.other_parts {
-        p_e *= eliminate(net, part, &[], Marginal::Sum, limit)?.values()[0];
-    }
-    let free: Vec<VarId> = targets
-        .iter()
-        .copied()
-        .filter(|t| !evidence.contains_key(t))
-        .collect();
-    let mut joint = eliminate(net, pruned.target_part, &free, Marginal::Sum, limit)?;
-    p_e *= joint.normalize();
-    if p_e <= 0.0 {
-        return Err(Error::ImpossibleEvidence(net.describe(evidence)));
-    }
-    Ok(JointPosterior {
-        joint: expand_to(net, joint, targets, evidence),
-        evidence_probability: p_e,
-    })
+    PosteriorPlan::new(net, targets, evidence, limit)?.run(net)
 }
 
 /// Lays a joint over the unobserved targets out over all `targets` in order, observed

@@ -3,14 +3,25 @@
 
 use std::sync::OnceLock;
 
-use crate::elimination::{evidence_probability, joint_posterior, DEFAULT_TABLE_LIMIT};
-use crate::error::Result;
+use crate::elimination::{evidence_probability, PosteriorPlan, DEFAULT_TABLE_LIMIT};
+use crate::error::{Error, Result};
 use crate::junction_tree::JunctionTree;
 use crate::network::{Assignment, Network, VarId};
 
-/// Up to this many targets, pruned variable elimination per target beats calibrating a
-/// whole junction tree; above it, the tree's two passes win.
+/// Up to this many targets, pruned variable elimination per target is used without
+/// building a junction tree at all.
 const ELIMINATION_TARGETS: usize = 2;
+
+/// Junction trees up to this many entries calibrate in milliseconds: for them, planning
+/// one elimination per target would cost more than it could save.
+const SMALL_TREE: f64 = 1e6;
+
+/// Share of a large tree's size that per-target elimination may spend (counted in table
+/// entries) before the planner falls back to calibrating the tree. Elimination kernels
+/// touch each entry a few more times than the tree's, hence a share below one. With
+/// little evidence on a network like munin1, most targets keep only a small relevant
+/// part and elimination wins by orders of magnitude.
+const ELIMINATION_SHARE: f64 = 0.25;
 
 /// What to ask: marginals of `targets` (all variables when empty) given `evidence`
 /// in the world where `intervention` was forced.
@@ -86,34 +97,90 @@ impl Engine {
         query: &Query,
         tree: impl FnOnce() -> Result<&'t JunctionTree>,
     ) -> Result<Answer> {
+        let evidence = &query.evidence;
         let targets: Vec<VarId> = if query.targets.is_empty() {
             net.ids().collect()
         } else {
             query.targets.clone()
         };
-        if targets.len() <= ELIMINATION_TARGETS {
-            let mut marginals = Vec::with_capacity(targets.len());
-            let mut p_e = match targets.is_empty() {
-                true => evidence_probability(net, &query.evidence, self.limit)?,
-                false => 0.0,
-            };
-            for &t in &targets {
-                let post = joint_posterior(net, &[t], &query.evidence, self.limit)?;
-                p_e = post.evidence_probability;
-                marginals.push((t, post.marginal(t)));
-            }
+        if targets.is_empty() {
             return Ok(Answer {
-                evidence_probability: p_e,
-                marginals,
+                evidence_probability: evidence_probability(net, evidence, self.limit)?,
+                marginals: Vec::new(),
             });
         }
-        let calibrated = tree()?.calibrate(net, &query.evidence)?;
-        Ok(Answer {
-            evidence_probability: calibrated.evidence_probability(),
-            marginals: targets
-                .iter()
-                .map(|&t| (t, calibrated.marginal(net, t)))
-                .collect(),
-        })
+        // Few targets: elimination only. Many: the tree, unless it is large and the
+        // per-target plans turn out cheap.
+        let tree = match targets.len() <= ELIMINATION_TARGETS {
+            true => None,
+            false => Some(tree()?),
+        };
+        let budget = match tree {
+            None => f64::INFINITY,
+            Some(tree) if tree.total_size() <= SMALL_TREE => {
+                return calibrated_answer(net, tree, &targets, evidence);
+            }
+            Some(tree) => tree.total_size() * ELIMINATION_SHARE,
+        };
+        match (self.plan_per_target(net, &targets, evidence, budget)?, tree) {
+            (Some(plans), _) => {
+                let mut marginals = Vec::with_capacity(targets.len());
+                let mut p_e = 0.0;
+                for (plan, &t) in plans.into_iter().zip(&targets) {
+                    let post = plan.run(net)?;
+                    p_e = post.evidence_probability;
+                    marginals.push((t, post.marginal(t)));
+                }
+                Ok(Answer {
+                    evidence_probability: p_e,
+                    marginals,
+                })
+            }
+            (None, Some(tree)) => calibrated_answer(net, tree, &targets, evidence),
+            (None, None) => unreachable!("without a tree the budget is unlimited"),
+        }
     }
+
+    /// Pruned elimination plans, one per target, or `None` once their total cost passes
+    /// a finite `budget` (then one junction-tree calibration is cheaper). With an infinite
+    /// budget it always plans, or fails on a table above the limit.
+    fn plan_per_target(
+        &self,
+        net: &Network,
+        targets: &[VarId],
+        evidence: &Assignment,
+        budget: f64,
+    ) -> Result<Option<Vec<PosteriorPlan>>> {
+        let mut plans = Vec::with_capacity(targets.len());
+        let mut spent = 0.0;
+        for &t in targets {
+            let plan = match PosteriorPlan::new(net, &[t], evidence, self.limit.min(budget)) {
+                Err(Error::TooLarge { .. }) if budget.is_finite() => return Ok(None),
+                other => other?,
+            };
+            spent += plan.cost();
+            if spent > budget {
+                return Ok(None);
+            }
+            plans.push(plan);
+        }
+        Ok(Some(plans))
+    }
+}
+
+/// All `targets`' marginals from one calibration of `tree`.
+fn calibrated_answer(
+    net: &Network,
+    tree: &JunctionTree,
+    targets: &[VarId],
+    evidence: &Assignment,
+) -> Result<Answer> {
+    let calibrated = tree.calibrate(net, evidence)?;
+    Ok(Answer {
+        evidence_probability: calibrated.evidence_probability(),
+        marginals: targets
+            .iter()
+            .map(|&t| (t, calibrated.marginal(net, t)))
+            .collect(),
+    })
 }

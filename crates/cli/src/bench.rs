@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use bayesnet::elimination::{joint_posterior, DEFAULT_TABLE_LIMIT};
-use bayesnet::{JunctionTree, Network};
+use bayesnet::{Answer, Engine, Network, Query};
 use clap::Subcommand;
 use serde::Deserialize;
 use serde_json::json;
@@ -114,10 +114,14 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
     Ok(())
 }
 
-fn all_marginals(net: &Network, evidence: &bayesnet::Assignment) -> Result<Vec<Vec<f64>>> {
-    let tree = JunctionTree::new(net, DEFAULT_TABLE_LIMIT)?;
-    let calibrated = tree.calibrate(net, evidence)?;
-    Ok(net.ids().map(|v| calibrated.marginal(net, v)).collect())
+/// All marginals with a fresh engine, so the junction tree (if the planner wants one) is
+/// built inside the timing, as pyAgrum's fresh `LazyPropagation` triangulates.
+fn all_marginals(net: &Network, evidence: &bayesnet::Assignment) -> Result<Answer> {
+    let engine = Engine::new(net.clone());
+    Ok(engine.answer(&Query {
+        evidence: evidence.clone(),
+        ..Query::default()
+    })?)
 }
 
 /// Milliseconds per run, `repeats` runs or until the budget is spent (at least one).
