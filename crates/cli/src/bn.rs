@@ -99,6 +99,16 @@ pub struct Given {
     intervention: Vec<String>,
 }
 
+impl Given {
+    /// (evidence, intervention) resolved against the network's names.
+    fn resolve(&self, net: &Network) -> Result<(Assignment, Assignment)> {
+        Ok((
+            assignment(net, &self.evidence)?,
+            assignment(net, &self.intervention)?,
+        ))
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Noise {
     /// Inverse-CDF coupling of one uniform noise per node (the default SCM).
@@ -118,10 +128,11 @@ pub fn run(cmd: BnCommand) -> Result<()> {
             json,
         } => {
             let net = load(&net)?;
+            let (evidence, intervention) = given.resolve(&net)?;
             let query = Query {
                 targets: variables(&net, &targets)?,
-                evidence: assignment(&net, &given.evidence)?,
-                intervention: assignment(&net, &given.intervention)?,
+                evidence,
+                intervention,
             };
             if joint {
                 return print_joint(&net, &query, json);
@@ -139,8 +150,7 @@ pub fn run(cmd: BnCommand) -> Result<()> {
             json,
         } => {
             let net = load(&net)?;
-            let evidence = assignment(&net, &given.evidence)?;
-            let intervention = assignment(&net, &given.intervention)?;
+            let (evidence, intervention) = given.resolve(&net)?;
             if intervention.is_empty() {
                 bail!(
                     "a counterfactual needs at least one --do VAR=STATE (the hypothetical change)"
@@ -193,8 +203,7 @@ pub fn run(cmd: BnCommand) -> Result<()> {
             out,
         } => {
             let net = load(&path)?;
-            let evidence = assignment(&net, &given.evidence)?;
-            let intervention = assignment(&net, &given.intervention)?;
+            let (evidence, intervention) = given.resolve(&net)?;
             let samples = sample(&net, n, &evidence, &intervention, seed)?;
             match out {
                 Some(out) => {

@@ -14,14 +14,19 @@ fn causalgen(args: &[&str]) -> Output {
         .expect("the causalgen binary runs")
 }
 
-fn ok_json(args: &[&str]) -> Value {
+/// Runs a command that must succeed.
+fn succeeds(args: &[&str]) -> Output {
     let out = causalgen(args);
     assert!(
         out.status.success(),
         "{args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("valid JSON on stdout")
+    out
+}
+
+fn ok_json(args: &[&str]) -> Value {
+    serde_json::from_slice(&succeeds(args).stdout).expect("valid JSON on stdout")
 }
 
 /// Runs a command that must fail and returns its stderr.
@@ -204,10 +209,11 @@ fn sample_then_learn_recovers_the_tables() {
     let net = asia();
     let csv = scratch("asia-samples.csv");
     let learned = scratch("asia-learned.bif");
-    let out = causalgen(&[
+    let net = net.to_str().unwrap();
+    succeeds(&[
         "bn",
         "sample",
-        net.to_str().unwrap(),
+        net,
         "-n",
         "20000",
         "--seed",
@@ -215,49 +221,17 @@ fn sample_then_learn_recovers_the_tables() {
         "--out",
         csv.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let again = causalgen(&[
-        "bn",
-        "sample",
-        net.to_str().unwrap(),
-        "-n",
-        "20000",
-        "--seed",
-        "3",
-    ]);
+    let again = succeeds(&["bn", "sample", net, "-n", "20000", "--seed", "3"]);
     assert_eq!(
         std::fs::read(&csv).unwrap(),
         again.stdout,
         "same seed, same samples"
     );
-    let out = causalgen(&[
-        "bn",
-        "learn",
-        net.to_str().unwrap(),
-        "--data",
-        csv.to_str().unwrap(),
-        "--prior",
-        "bdeu:1",
-        "--out",
-        learned.to_str().unwrap(),
+    let (csv, learned) = (csv.to_str().unwrap(), learned.to_str().unwrap());
+    succeeds(&[
+        "bn", "learn", net, "--data", csv, "--prior", "bdeu:1", "--out", learned,
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v = ok_json(&[
-        "bn",
-        "query",
-        learned.to_str().unwrap(),
-        "--target",
-        "bronc",
-        "--json",
-    ]);
+    let v = ok_json(&["bn", "query", learned, "--target", "bronc", "--json"]);
     // P(bronc=yes) = 0.5 * 0.6 + 0.5 * 0.3 = 0.45.
     assert!((v["marginals"]["bronc"]["yes"].as_f64().unwrap() - 0.45).abs() < 0.02);
 }
