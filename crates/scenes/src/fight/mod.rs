@@ -1,0 +1,1 @@
+//! Fight scenes: see the module files.
