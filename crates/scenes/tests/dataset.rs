@@ -256,10 +256,8 @@ fn manifest_describes_the_data_set() {
             "test_indep": 10, "val_triplets": 4, "test_triplets": 4})
     );
     assert_eq!(json["variables"][2]["name"], "colour");
-    assert_eq!(
-        json["variables"][2]["kind"],
-        serde_json::json!({"kind": "categorical", "classes": 3})
-    );
+    assert_eq!(json["variables"][2]["kind"], "categorical");
+    assert_eq!(json["variables"][2]["classes"], 3);
     assert_eq!(json["variables"][0]["latents"], serde_json::json!([0]));
     assert_eq!(
         json["latent_names"],

@@ -653,3 +653,19 @@ fn benchmark_frames_per_second() {
     );
     assert!(frames.iter().any(|&b| b != 0));
 }
+
+/// Triplets never take a score from the second frame: scores are not intervened on.
+#[test]
+fn triplet_masks_leave_scores_alone() {
+    use scenes::npz::NpzFile;
+    use scenes::tris::dataset::{write_dataset, DatasetOptions};
+    let dir = tempfile::tempdir().unwrap();
+    write_dataset(&Pong::new(), dir.path(), &DatasetOptions::new(400, 3)).unwrap();
+    let mut file = NpzFile::open(&dir.path().join("test_triplets.npz")).unwrap();
+    let mask = file.read::<i32>("interventions").unwrap();
+    let columns = mask.shape()[1];
+    assert_eq!(columns, 7);
+    let rows: Vec<&[i32]> = (0..mask.shape()[0]).map(|i| mask.row(i)).collect();
+    assert!(rows.iter().all(|r| r[5] == 0 && r[6] == 0));
+    assert!(rows.iter().any(|r| r[..5].iter().any(|&t| t == 1)));
+}

@@ -121,6 +121,11 @@ impl TemporalProcess for Boxes {
         vec!["ball_b".into(), "ball_x".into(), "ball_y".into()]
     }
 
+    /// The ball's x within its box is never intervened on.
+    fn intervenable(&self) -> Vec<bool> {
+        vec![true, false, true]
+    }
+
     fn sample_state(&self, rng: &mut ChaCha8Rng) -> Vec<f32> {
         let x = rng.gen_range(f64::from(Self::BALL_X_MIN)..f64::from(Self::BALL_X_MAX));
         let b = rng.gen_range(0..2u8);

@@ -189,6 +189,8 @@ struct Generator<'a> {
     image_shape: [usize; 3],
     frame_bytes: usize,
     variables: usize,
+    /// Which variables triplet masks may take from the second frame.
+    intervenable: Vec<bool>,
     latents: usize,
     shape_columns: usize,
     batch_frames: usize,
@@ -213,6 +215,15 @@ impl<'a> Generator<'a> {
                 process.name()
             )));
         }
+        let variables = process.variables().len();
+        let intervenable = process.intervenable();
+        if intervenable.len() != variables {
+            return Err(Error::InvalidArgument(format!(
+                "process `{}`: intervenable() has {} flags for {variables} variables",
+                process.name(),
+                intervenable.len()
+            )));
+        }
         Ok(Self {
             process,
             out,
@@ -220,7 +231,8 @@ impl<'a> Generator<'a> {
             counts,
             image_shape,
             frame_bytes,
-            variables: process.variables().len(),
+            variables,
+            intervenable,
             latents: process.latent_names().len(),
             shape_columns: 0,
             batch_frames: (BATCH_BYTES / frame_bytes).clamp(1, 4096),
@@ -326,7 +338,7 @@ impl<'a> Generator<'a> {
                 }
             };
             let (a, b) = (a as usize, b as usize);
-            let mask = random_mask(&mut rng, self.variables);
+            let mask = random_mask(&mut rng, &self.intervenable);
             mixed.push(self.checked(self.process.mix(&states[a], &states[b], &mask), "mix")?);
             masks.extend(mask.iter().map(|&t| i32::from(t)));
             sources.push((a, b));
@@ -448,13 +460,15 @@ impl<'a> Generator<'a> {
 }
 
 /// A triplet mask: which variables the third frame takes from the second. Like CITRIS,
-/// never all-false or all-true when there are at least two variables, so the third
-/// frame always differs from both sources in some variable.
-fn random_mask(rng: &mut ChaCha8Rng, variables: usize) -> Vec<bool> {
+/// only variables the process intervenes on are mixed, and the mask is never all-false
+/// or all-true over them when there are at least two, so the third frame always differs
+/// from both sources in some variable.
+fn random_mask(rng: &mut ChaCha8Rng, intervenable: &[bool]) -> Vec<bool> {
+    let free = intervenable.iter().filter(|&&i| i).count();
     loop {
-        let mask: Vec<bool> = (0..variables).map(|_| rng.gen()).collect();
+        let mask: Vec<bool> = intervenable.iter().map(|&i| i && rng.gen()).collect();
         let taken = mask.iter().filter(|&&t| t).count();
-        if variables < 2 || (taken > 0 && taken < variables) {
+        if free < 2 || (taken > 0 && taken < free) {
             return mask;
         }
     }

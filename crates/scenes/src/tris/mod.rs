@@ -30,6 +30,7 @@ pub enum VariableKind {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CausalVariable {
     pub name: String,
+    #[serde(flatten)]
     pub kind: VariableKind,
     /// Columns of `raw_latents` that belong to this variable.
     pub latents: Vec<usize>,
@@ -76,6 +77,12 @@ pub trait TemporalProcess: Sync {
             }
         }
         out
+    }
+
+    /// Per causal variable, whether the process ever intervenes on it (pong's scores and
+    /// boxes' in-box x never are). Triplet masks only mix these, as CITRIS does.
+    fn intervenable(&self) -> Vec<bool> {
+        vec![true; self.variables().len()]
     }
 
     /// Extra per-frame integer labels written as `shape_latents` (causal3d's shape and

@@ -301,6 +301,11 @@ impl TemporalProcess for Pong {
         ]
     }
 
+    /// Scores are never intervened on.
+    fn intervenable(&self) -> Vec<bool> {
+        vec![true, true, true, true, true, false, false]
+    }
+
     fn latent_names(&self) -> Vec<String> {
         [
             "ball_vel_dir",
