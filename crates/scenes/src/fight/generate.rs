@@ -231,7 +231,7 @@ pub fn generate(
                 let encoded: Vec<Vec<u8>> = buf
                     .par_chunks(image_bytes)
                     .map(|img| encode_rgb(size, size, img))
-                    .collect();
+                    .collect::<Result<_>>()?;
                 for (k, png) in encoded.iter().enumerate() {
                     let p = png_tmp.join(format!("{:0digits$}.png", batch + k));
                     fs::write(&p, png).map_err(|source| Error::Io { path: p, source })?;

@@ -25,13 +25,13 @@ pub struct RgbImage {
 
 impl RgbImage {
     /// The image as a PNG file.
-    pub fn to_png(&self) -> Vec<u8> {
+    pub fn to_png(&self) -> Result<Vec<u8>> {
         encode_rgb(self.width, self.height, &self.data)
     }
 
     /// Writes the image as a PNG file, atomically.
     pub fn write_png(&self, path: &Path) -> Result<()> {
-        write_atomically(path, &self.to_png())
+        write_atomically(path, &self.to_png()?)
     }
 }
 
