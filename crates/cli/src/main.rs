@@ -3,6 +3,7 @@
 
 mod bench;
 mod bn;
+mod data;
 mod demo;
 mod report;
 
@@ -26,6 +27,9 @@ enum Command {
     /// sampling and learning.
     #[command(subcommand)]
     Bn(bn::BnCommand),
+    /// Procedural datasets with exact ground truth.
+    #[command(subcommand)]
+    Data(data::DataCommand),
     /// Benchmarks against reference implementations.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -36,6 +40,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),
         Command::Bn(cmd) => bn::run(cmd),
+        Command::Data(cmd) => data::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
     };
     match result {

@@ -81,12 +81,13 @@ fn layouts_follow_citris() {
     assert_eq!(s[5], 0.0, "gamma is unused");
     assert_eq!(p.shape_latents(&s), [0, 0]);
 
-    // Several shapes: the shape is a causal variable and a state column; shape_latents
-    // records the catalogue index (teapot 0, cube 1, ...).
+    // Several shapes: the shape is a causal variable and an internal state entry after
+    // the ten raw latents; shape_latents records the catalogue index (teapot 0, cube 1).
     let p = Causal3d::new(&["cube", "teapot"]).unwrap();
-    assert_eq!(p.latent_names().len(), 11);
-    assert_eq!(p.latent_names()[10], "obj-shape");
+    assert_eq!(p.latent_names().len(), 10);
     assert_eq!(p.variables()[10].latents, [10]);
+    assert!(p.intervenable()[10]);
+    assert!(!p.intervenable()[5]);
     assert_eq!(
         p.variables()[10].kind,
         VariableKind::Categorical { classes: 2 }
@@ -515,4 +516,26 @@ fn bench_render() {
         p.triangle_counts()[0],
         rayon::current_num_threads()
     );
+}
+
+/// With several shapes the files keep CITRIS' layout: ten raw latents, the shape in
+/// `shape_latents`, twelve intervention columns, and triplets that never mix the unused
+/// gamma and material columns.
+#[test]
+fn multi_shape_files_keep_the_citris_layout() {
+    use scenes::npz::NpzFile;
+    use scenes::tris::dataset::{write_dataset, DatasetOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let process = Causal3d::new(&["teapot", "cube"]).unwrap();
+    write_dataset(&process, dir.path(), &DatasetOptions::new(60, 2)).unwrap();
+    let mut train = NpzFile::open(&dir.path().join("train.npz")).unwrap();
+    assert_eq!(train.read::<f32>("raw_latents").unwrap().shape(), [60, 10]);
+    assert_eq!(train.read::<u8>("shape_latents").unwrap().shape(), [60, 2]);
+    assert_eq!(
+        train.read::<i64>("interventions").unwrap().shape(),
+        [59, 12]
+    );
+    let mut triplets = NpzFile::open(&dir.path().join("test_triplets.npz")).unwrap();
+    let mask = triplets.read::<i32>("interventions").unwrap();
+    assert!((0..mask.shape()[0]).all(|i| mask.row(i)[5] == 0 && mask.row(i)[11] == 0));
 }

@@ -667,5 +667,5 @@ fn triplet_masks_leave_scores_alone() {
     assert_eq!(columns, 7);
     let rows: Vec<&[i32]> = (0..mask.shape()[0]).map(|i| mask.row(i)).collect();
     assert!(rows.iter().all(|r| r[5] == 0 && r[6] == 0));
-    assert!(rows.iter().any(|r| r[..5].iter().any(|&t| t == 1)));
+    assert!(rows.iter().any(|r| r[..5].contains(&1)));
 }

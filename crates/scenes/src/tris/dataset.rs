@@ -381,7 +381,11 @@ impl<'a> Generator<'a> {
         leading: &[usize],
         states: impl Iterator<Item = &'s [f32]> + Clone,
     ) -> Result<()> {
-        let raw: Vec<f32> = states.clone().flatten().copied().collect();
+        let raw: Vec<f32> = states
+            .clone()
+            .flat_map(|s| &s[..self.latents])
+            .copied()
+            .collect();
         npz.add("raw_latents", &[leading, &[self.latents]].concat(), &raw)?;
         let mut labels = Vec::new();
         for state in states {
@@ -441,9 +445,9 @@ impl<'a> Generator<'a> {
         }
     }
 
-    /// `state` if it has one value per latent name.
+    /// `state` if it starts with one value per latent name.
     fn checked(&self, state: Vec<f32>, source: &str) -> Result<Vec<f32>> {
-        if state.len() == self.latents {
+        if state.len() >= self.latents {
             Ok(state)
         } else {
             Err(self.contract_error(format!(

@@ -32,15 +32,18 @@ pub struct CausalVariable {
     pub name: String,
     #[serde(flatten)]
     pub kind: VariableKind,
-    /// Columns of `raw_latents` that belong to this variable.
+    /// Entries of the state that belong to this variable: columns of `raw_latents`, or
+    /// internal entries after them (causal3d's shape index).
     pub latents: Vec<usize>,
 }
 
 /// A seeded stochastic process with interventions, rendered to images.
 ///
-/// The state is the vector of raw latents (one row of `raw_latents`). Implementations
-/// must be pure functions of their inputs and the random stream, so that a seed fixes
-/// the whole data set.
+/// The state starts with the raw latents (one row of `raw_latents`, as many values as
+/// [`TemporalProcess::latent_names`]); a process may keep internal entries after them
+/// (causal3d's shape index, which CITRIS stores in `shape_latents` instead).
+/// Implementations must be pure functions of their inputs and the random stream, so
+/// that a seed fixes the whole data set.
 pub trait TemporalProcess: Sync {
     /// Short name used in file names and the manifest: `causal3d`, `pong`, `boxes`.
     fn name(&self) -> &str;

@@ -12,11 +12,10 @@
 //! | 3–5 | `rot-alpha`, `rot-beta`, `rot-gamma` | [0, 2π); gamma is always 0 |
 //! | 6 | `rot-spot` (spotlight angle θ) | [0, 2π) |
 //! | 7–9 | `hue-object`, `hue-spot`, `hue-back` | [0, 2π) |
-//! | 10 | `obj-shape` (index into the selected shapes) | only with several shapes |
 //!
-//! With one shape the ten columns are exactly CITRIS' `raw_latents`. With several, the
-//! extra column 10 carries the shape so that the state is self-contained (CITRIS keeps
-//! it only in `shape_latents`; drop column 10 to get its layout).
+//! These ten columns are exactly CITRIS' `raw_latents`. With several shapes the state
+//! carries an eleventh, internal entry, the index into the selected shapes; it is written
+//! to `shape_latents` (as CITRIS does), not to `raw_latents`.
 //!
 //! `interventions` has CITRIS' 12 columns: the ten above, `obj-shape`, `obj-material`.
 //! Position and rotation are intervened on as groups (CITRIS' `--coarse_vars`, as in
@@ -260,8 +259,21 @@ impl TemporalProcess for Causal3d {
     }
 
     fn latent_names(&self) -> Vec<String> {
-        let n = CONTINUOUS + usize::from(self.shapes.len() > 1);
-        VARIABLE_NAMES[..n].iter().map(|s| s.to_string()).collect()
+        VARIABLE_NAMES[..CONTINUOUS]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    /// Gamma and material are never intervened on; the shape only with several shapes.
+    fn intervenable(&self) -> Vec<bool> {
+        (0..VARIABLE_NAMES.len())
+            .map(|k| match k {
+                5 | 11 => false,
+                10 => self.shapes.len() > 1,
+                _ => true,
+            })
+            .collect()
     }
 
     fn sample_state(&self, rng: &mut ChaCha8Rng) -> Vec<f32> {
