@@ -1,56 +1,14 @@
 //! Ball-in-boxes follows CITRIS's generator: intervention policy, dynamics, bounds and
 //! rendering.
 
+mod common;
+
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use scenes::tris::boxes::Boxes;
 use scenes::tris::{TemporalProcess, VariableKind};
 
 const N_STEPS: usize = 200_000;
-
-fn trajectory(seed: u64, n: usize) -> Vec<(Vec<f32>, Vec<f32>, Vec<bool>)> {
-    let boxes = Boxes::new();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut state = boxes.sample_state(&mut rng);
-    (0..n)
-        .map(|_| {
-            let (next, mask) = boxes.step(&state, &mut rng);
-            let prev = std::mem::replace(&mut state, next.clone());
-            (prev, next, mask)
-        })
-        .collect()
-}
-
-fn mean_std(xs: &[f64]) -> (f64, f64) {
-    let n = xs.len() as f64;
-    let mean = xs.iter().sum::<f64>() / n;
-    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    (mean, var.sqrt())
-}
-
-fn assert_binomial(count: usize, n: usize, p: f64, what: &str) {
-    let se = (p * (1.0 - p) / n as f64).sqrt();
-    let frac = count as f64 / n as f64;
-    assert!(
-        (frac - p).abs() < 5.0 * se,
-        "{what}: {frac:.4} vs expected {p:.4} (n = {n})"
-    );
-}
-
-fn assert_uniform(xs: &[f64], lo: f64, hi: f64, what: &str) {
-    assert!(xs.len() > 1000, "{what}: only {} samples", xs.len());
-    let mut bins = [0usize; 8];
-    for &x in xs {
-        assert!(
-            x >= lo - 1e-5 && x <= hi + 1e-5,
-            "{what}: {x} outside [{lo}, {hi}]"
-        );
-        bins[(((x - lo) / (hi - lo)) * 8.0).floor().clamp(0.0, 7.0) as usize] += 1;
-    }
-    for (i, &c) in bins.iter().enumerate() {
-        assert_binomial(c, xs.len(), 1.0 / 8.0, &format!("{what} bin {i}"));
-    }
-}
 
 #[test]
 fn layout_matches_citris() {
@@ -88,18 +46,18 @@ fn initial_states_are_uniform() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let states: Vec<_> = (0..50_000).map(|_| boxes.sample_state(&mut rng)).collect();
     let col = |c: usize| states.iter().map(|s| f64::from(s[c])).collect::<Vec<_>>();
-    assert_uniform(&col(Boxes::BALL_X), 3.5, 12.5, "initial ball_x");
-    assert_uniform(&col(Boxes::BALL_Y), 3.5, 28.5, "initial ball_y");
+    common::assert_uniform(&col(Boxes::BALL_X), 3.5, 12.5, "initial ball_x");
+    common::assert_uniform(&col(Boxes::BALL_Y), 3.5, 28.5, "initial ball_y");
     let right = states.iter().filter(|s| s[Boxes::BALL_B] == 1.0).count();
     assert!(states
         .iter()
         .all(|s| s[Boxes::BALL_B] == 0.0 || s[Boxes::BALL_B] == 1.0));
-    assert_binomial(right, states.len(), 0.5, "initial box");
+    common::assert_binomial(right, states.len(), 0.5, "initial box");
 }
 
 #[test]
 fn intervention_statistics() {
-    let steps = trajectory(2, N_STEPS);
+    let steps = common::trajectory(&Boxes::new(), 2, N_STEPS);
     let mut none = 0;
     let mut per_target = [0usize; 3];
     for (_, _, mask) in &steps {
@@ -112,24 +70,24 @@ fn intervention_statistics() {
         }
     }
     // intv_prob 0.2 over two targets: none with 0.8², each target 0.18 of all steps.
-    assert_binomial(none, N_STEPS, 0.64, "no intervention");
+    common::assert_binomial(none, N_STEPS, 0.64, "no intervention");
     assert_eq!(
         per_target[Boxes::BALL_X],
         0,
         "x within the box is never intervened on"
     );
-    assert_binomial(
+    common::assert_binomial(
         per_target[Boxes::BALL_B],
         N_STEPS,
         0.18,
         "box interventions",
     );
-    assert_binomial(per_target[Boxes::BALL_Y], N_STEPS, 0.18, "y interventions");
+    common::assert_binomial(per_target[Boxes::BALL_Y], N_STEPS, 0.18, "y interventions");
 }
 
 #[test]
 fn interventions_flip_the_box_and_resample_y() {
-    let steps = trajectory(3, N_STEPS);
+    let steps = common::trajectory(&Boxes::new(), 3, N_STEPS);
     let mut ys = Vec::new();
     for (prev, next, mask) in &steps {
         let flipped = next[Boxes::BALL_B] != prev[Boxes::BALL_B];
@@ -143,19 +101,19 @@ fn interventions_flip_the_box_and_resample_y() {
             ys.push(f64::from(next[Boxes::BALL_Y]));
         }
     }
-    assert_uniform(&ys, 3.5, 28.5, "intervened ball_y");
+    common::assert_uniform(&ys, 3.5, 28.5, "intervened ball_y");
 }
 
 #[test]
 fn regular_steps_are_clipped_gaussian_steps() {
-    let steps = trajectory(4, N_STEPS);
+    let steps = common::trajectory(&Boxes::new(), 4, N_STEPS);
     // y, away from the bounds: N(0, 1.5²).
     let ry: Vec<f64> = steps
         .iter()
         .filter(|(p, _, m)| !m[Boxes::BALL_Y] && (11.0..=21.0).contains(&p[Boxes::BALL_Y]))
         .map(|(p, n, _)| f64::from(n[Boxes::BALL_Y] - p[Boxes::BALL_Y]))
         .collect();
-    let (mean, std) = mean_std(&ry);
+    let (mean, std) = common::mean_std(&ry);
     assert!(ry.len() > 20_000);
     assert!(
         mean.abs() < 5.0 * 1.5 / (ry.len() as f64).sqrt(),
@@ -181,10 +139,10 @@ fn regular_steps_are_clipped_gaussian_steps() {
         signed.push(d);
     }
     assert!(n > 5000, "{n}");
-    assert_binomial(within1, n, 0.6827, "|x step| < 1σ");
-    assert_binomial(within2, n, 0.9545, "|x step| < 2σ");
+    common::assert_binomial(within1, n, 0.6827, "|x step| < 1σ");
+    common::assert_binomial(within2, n, 0.9545, "|x step| < 2σ");
     assert!((clipped as f64 / n as f64) < 0.01);
-    let (mean, _) = mean_std(&signed);
+    let (mean, _) = common::mean_std(&signed);
     assert!(mean.abs() < 5.0 * 1.5 / (n as f64).sqrt());
 
     for (_, s, _) in &steps {

@@ -1,6 +1,8 @@
 //! Interventional Pong follows CITRIS's generator: intervention policy, dynamics,
 //! bounds, scoring and rendering.
 
+mod common;
+
 use std::f64::consts::{PI, TAU};
 
 use rand::SeedableRng;
@@ -11,53 +13,11 @@ use scenes::tris::{TemporalProcess, VariableKind};
 const N_STEPS: usize = 200_000;
 
 /// A long trajectory: (previous state, next state, mask) per step.
-fn trajectory(seed: u64, n: usize) -> Vec<(Vec<f32>, Vec<f32>, Vec<bool>)> {
-    let pong = Pong::new();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut state = pong.sample_state(&mut rng);
-    (0..n)
-        .map(|_| {
-            let (next, mask) = pong.step(&state, &mut rng);
-            let prev = std::mem::replace(&mut state, next.clone());
-            (prev, next, mask)
-        })
-        .collect()
-}
-
-fn mean_std(xs: &[f64]) -> (f64, f64) {
-    let n = xs.len() as f64;
-    let mean = xs.iter().sum::<f64>() / n;
-    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    (mean, var.sqrt())
-}
 
 /// Checks that `count` of `n` trials is within 5 binomial standard errors of `p`.
-fn assert_binomial(count: usize, n: usize, p: f64, what: &str) {
-    let se = (p * (1.0 - p) / n as f64).sqrt();
-    let frac = count as f64 / n as f64;
-    assert!(
-        (frac - p).abs() < 5.0 * se,
-        "{what}: {frac:.4} vs expected {p:.4} (n = {n})"
-    );
-}
 
 /// Checks that `xs` looks uniform on `[lo, hi]`: in range, and each of 8 bins within 5
 /// binomial standard errors of 1/8.
-fn assert_uniform(xs: &[f64], lo: f64, hi: f64, what: &str) {
-    assert!(xs.len() > 1000, "{what}: only {} samples", xs.len());
-    let mut bins = [0usize; 8];
-    for &x in xs {
-        assert!(
-            x >= lo - 1e-5 && x <= hi + 1e-5,
-            "{what}: {x} outside [{lo}, {hi}]"
-        );
-        let b = (((x - lo) / (hi - lo)) * 8.0).floor().clamp(0.0, 7.0) as usize;
-        bins[b] += 1;
-    }
-    for (i, &c) in bins.iter().enumerate() {
-        assert_binomial(c, xs.len(), 1.0 / 8.0, &format!("{what} bin {i}"));
-    }
-}
 
 /// Signed difference `a - b` of two angles, in (-π, π].
 fn angle_diff(a: f64, b: f64) -> f64 {
@@ -135,10 +95,10 @@ fn initial_states_are_in_range() {
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let states: Vec<_> = (0..50_000).map(|_| pong.sample_state(&mut rng)).collect();
     let col = |c: usize| states.iter().map(|s| f64::from(s[c])).collect::<Vec<_>>();
-    assert_uniform(&col(Pong::BALL_X), 7.2, 24.8, "initial ball_x");
-    assert_uniform(&col(Pong::BALL_Y), 3.2, 28.8, "initial ball_y");
-    assert_uniform(&col(Pong::BALL_VEL_DIR), 0.0, TAU, "initial direction");
-    assert_uniform(&col(Pong::PADDLE_LEFT_Y), 2.0, 30.0, "initial left paddle");
+    common::assert_uniform(&col(Pong::BALL_X), 7.2, 24.8, "initial ball_x");
+    common::assert_uniform(&col(Pong::BALL_Y), 3.2, 28.8, "initial ball_y");
+    common::assert_uniform(&col(Pong::BALL_VEL_DIR), 0.0, TAU, "initial direction");
+    common::assert_uniform(&col(Pong::PADDLE_LEFT_Y), 2.0, 30.0, "initial left paddle");
     for s in &states {
         assert_eq!(s[Pong::BALL_VEL_MAGN], 2.0);
         for c in [Pong::SCORE_LEFT, Pong::SCORE_RIGHT] {
@@ -149,7 +109,7 @@ fn initial_states_are_in_range() {
 
 #[test]
 fn intervention_statistics() {
-    let steps = trajectory(11, N_STEPS);
+    let steps = common::trajectory(&Pong::new(), 11, N_STEPS);
     let mut none = 0;
     let mut per_target = [0usize; 7];
     for (_, _, mask) in &steps {
@@ -163,10 +123,10 @@ fn intervention_statistics() {
             per_target[t] += usize::from(m);
         }
     }
-    assert_binomial(none, N_STEPS, 0.85f64.powi(5), "no intervention");
+    common::assert_binomial(none, N_STEPS, 0.85f64.powi(5), "no intervention");
     let intervened = N_STEPS - none;
     for (t, &count) in per_target.iter().enumerate().take(5) {
-        assert_binomial(count, intervened, 0.2, &format!("target {t}"));
+        common::assert_binomial(count, intervened, 0.2, &format!("target {t}"));
     }
     assert_eq!(per_target[5], 0, "score_left is never intervened on");
     assert_eq!(per_target[6], 0, "score_right is never intervened on");
@@ -174,7 +134,7 @@ fn intervention_statistics() {
 
 #[test]
 fn intervened_values_follow_citris() {
-    let steps = trajectory(12, N_STEPS);
+    let steps = common::trajectory(&Pong::new(), 12, N_STEPS);
     let pick = |t: usize, col: usize| {
         steps
             .iter()
@@ -182,14 +142,14 @@ fn intervened_values_follow_citris() {
             .map(|(_, n, _)| f64::from(n[col]))
             .collect::<Vec<_>>()
     };
-    assert_uniform(
+    common::assert_uniform(
         &pick(0, Pong::BALL_VEL_DIR),
         0.0,
         TAU,
         "intervened direction",
     );
-    assert_uniform(&pick(1, Pong::BALL_X), 7.2, 24.8, "intervened ball_x");
-    assert_uniform(&pick(2, Pong::BALL_Y), 3.2, 28.8, "intervened ball_y");
+    common::assert_uniform(&pick(1, Pong::BALL_X), 7.2, 24.8, "intervened ball_x");
+    common::assert_uniform(&pick(2, Pong::BALL_Y), 3.2, 28.8, "intervened ball_y");
 
     // Paddles: ±1.5 in a random direction (regardless of the ball) plus N(0, 0.5²), or
     // uniform in [4, 28] when the ball was reset in that step.
@@ -213,7 +173,7 @@ fn intervened_values_follow_citris() {
         }
         let n = deltas.len();
         assert!(n > 3000, "{n} intervened paddle steps");
-        let (mean, _) = mean_std(&deltas);
+        let (mean, _) = common::mean_std(&deltas);
         let mean_sq = deltas.iter().map(|d| d * d).sum::<f64>() / n as f64;
         // E[d] = 0, E[d²] = 1.5² + 0.5² = 2.5.
         assert!(
@@ -222,12 +182,12 @@ fn intervened_values_follow_citris() {
         );
         assert!((mean_sq - 2.5).abs() < 0.06, "paddle {t} E[d²] = {mean_sq}");
         let abs_residual: Vec<f64> = deltas.iter().map(|d| d.abs() - 1.5).collect();
-        let (m, s) = mean_std(&abs_residual);
+        let (m, s) = common::mean_std(&abs_residual);
         assert!(
             m.abs() < 0.02 && (s - 0.5).abs() < 0.03,
             "paddle {t}: |d|-1.5 ~ ({m}, {s})"
         );
-        assert_binomial(
+        common::assert_binomial(
             toward_ball,
             n,
             0.5,
@@ -241,7 +201,7 @@ fn intervened_values_follow_citris() {
 
 #[test]
 fn paddles_follow_the_ball() {
-    let steps = trajectory(13, N_STEPS);
+    let steps = common::trajectory(&Pong::new(), 13, N_STEPS);
     for (t, col) in [(3, Pong::PADDLE_LEFT_Y), (4, Pong::PADDLE_RIGHT_Y)] {
         let mut residuals = Vec::new();
         for (prev, next, mask) in &steps {
@@ -259,7 +219,7 @@ fn paddles_follow_the_ball() {
         }
         let n = residuals.len();
         assert!(n > 50_000, "{n} regular paddle steps");
-        let (mean, std) = mean_std(&residuals);
+        let (mean, std) = common::mean_std(&residuals);
         assert!(
             mean.abs() < 5.0 * 0.5 / (n as f64).sqrt(),
             "paddle {t} residual mean {mean}"
@@ -270,7 +230,7 @@ fn paddles_follow_the_ball() {
 
 #[test]
 fn ball_moves_with_speed_two_and_noise() {
-    let steps = trajectory(14, N_STEPS);
+    let steps = common::trajectory(&Pong::new(), 14, N_STEPS);
     let (mut rx, mut ry, mut rd) = (Vec::new(), Vec::new(), Vec::new());
     for (prev, next, mask) in &steps {
         if mask[..3].iter().any(|&m| m) || scored(prev, next) {
@@ -290,7 +250,7 @@ fn ball_moves_with_speed_two_and_noise() {
     for (name, r, sd) in [("x", &rx, 0.2), ("y", &ry, 0.2), ("direction", &rd, 0.1)] {
         let n = r.len();
         assert!(n > 30_000, "{n} free ball steps");
-        let (mean, std) = mean_std(r);
+        let (mean, std) = common::mean_std(r);
         assert!(
             mean.abs() < 5.0 * sd / (n as f64).sqrt(),
             "ball {name} residual mean {mean}"
@@ -306,7 +266,7 @@ fn ball_moves_with_speed_two_and_noise() {
 
 #[test]
 fn everything_stays_in_bounds() {
-    for (_, s, _) in trajectory(15, N_STEPS) {
+    for (_, s, _) in common::trajectory(&Pong::new(), 15, N_STEPS) {
         assert!(
             (2.0..=30.0).contains(&s[Pong::BALL_X]),
             "ball_x {}",
@@ -364,11 +324,11 @@ fn ball_reflects_off_the_walls() {
         );
     }
     let ys: Vec<f64> = outs.iter().map(|o| f64::from(o[Pong::BALL_Y])).collect();
-    assert!((mean_std(&ys).0 - 27.6).abs() < 0.03);
+    assert!((common::mean_std(&ys).0 - 27.6).abs() < 0.03);
     // And down from y = 4: mirrored at 3.2 to 4.4, moving up.
     let outs = regular_outcomes(&state(16.0, 4.0, PI, 16.0, 16.0));
     let ys: Vec<f64> = outs.iter().map(|o| f64::from(o[Pong::BALL_Y])).collect();
-    assert!((mean_std(&ys).0 - 4.4).abs() < 0.03);
+    assert!((common::mean_std(&ys).0 - 4.4).abs() < 0.03);
     assert!(outs
         .iter()
         .all(|o| f64::from(o[Pong::BALL_VEL_DIR]).cos() > 0.8));
@@ -379,21 +339,29 @@ fn ball_reflects_off_the_paddles() {
     // Moving left from x = 8 onto the left paddle (face at x = 6): x 6 → 14.4 - 6 = 8.4.
     let outs = regular_outcomes(&state(8.0, 16.0, 1.5 * PI, 16.0, 10.0));
     let xs: Vec<f64> = outs.iter().map(|o| f64::from(o[Pong::BALL_X])).collect();
-    assert!((mean_std(&xs).0 - 8.4).abs() < 0.03, "{}", mean_std(&xs).0);
+    assert!(
+        (common::mean_std(&xs).0 - 8.4).abs() < 0.03,
+        "{}",
+        common::mean_std(&xs).0
+    );
     assert!(outs
         .iter()
         .all(|o| f64::from(o[Pong::BALL_VEL_DIR]).sin() > 0.8));
     // Moving right from x = 24 onto the right paddle (face at x = 26): 26 → 49.6 - 26.
     let outs = regular_outcomes(&state(24.0, 16.0, 0.5 * PI, 10.0, 16.0));
     let xs: Vec<f64> = outs.iter().map(|o| f64::from(o[Pong::BALL_X])).collect();
-    assert!((mean_std(&xs).0 - 23.6).abs() < 0.03, "{}", mean_std(&xs).0);
+    assert!(
+        (common::mean_std(&xs).0 - 23.6).abs() < 0.03,
+        "{}",
+        common::mean_std(&xs).0
+    );
     assert!(outs
         .iter()
         .all(|o| f64::from(o[Pong::BALL_VEL_DIR]).sin() < -0.8));
     // With the paddle out of the way the ball passes through to x = 6.
     let outs = regular_outcomes(&state(8.0, 16.0, 1.5 * PI, 26.0, 10.0));
     let xs: Vec<f64> = outs.iter().map(|o| f64::from(o[Pong::BALL_X])).collect();
-    assert!((mean_std(&xs).0 - 6.0).abs() < 0.03);
+    assert!((common::mean_std(&xs).0 - 6.0).abs() < 0.03);
 }
 
 #[test]
@@ -434,7 +402,7 @@ fn scoring_resets_the_ball_and_the_scores() {
     assert_eq!((n[Pong::SCORE_LEFT], n[Pong::SCORE_RIGHT]), (0.0, 0.0));
 
     // In a long run both scores change, only by +1 or by resetting to 0.
-    let steps = trajectory(16, N_STEPS);
+    let steps = common::trajectory(&Pong::new(), 16, N_STEPS);
     let mut points = [0usize; 2];
     for (prev, next, _) in &steps {
         for (i, c) in [Pong::SCORE_LEFT, Pong::SCORE_RIGHT]
