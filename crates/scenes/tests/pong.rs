@@ -12,13 +12,6 @@ use scenes::tris::{TemporalProcess, VariableKind};
 
 const N_STEPS: usize = 200_000;
 
-/// A long trajectory: (previous state, next state, mask) per step.
-
-/// Checks that `count` of `n` trials is within 5 binomial standard errors of `p`.
-
-/// Checks that `xs` looks uniform on `[lo, hi]`: in range, and each of 8 bins within 5
-/// binomial standard errors of 1/8.
-
 /// Signed difference `a - b` of two angles, in (-π, π].
 fn angle_diff(a: f64, b: f64) -> f64 {
     let d = (a - b).rem_euclid(TAU);
