@@ -29,15 +29,7 @@ impl TemporalSequence {
     /// Reads and validates a sequence file.
     pub fn read(path: &Path) -> Result<Self> {
         let mut npz = NpzFile::open(path)?;
-        let imgs_key = require_key(&npz, &["imgs", "images"])?;
-        let imgs = npz.read::<u8>(imgs_key)?;
-        let frames_pattern = [
-            Axis::Any("N"),
-            Axis::Any("height"),
-            Axis::Any("width"),
-            Axis::Any("channels"),
-        ];
-        check_shape(&npz, imgs_key, imgs.shape(), &frames_pattern, "")?;
+        let (imgs_key, imgs) = read_frames(&mut npz)?;
         let n = imgs.shape()[0];
         let interventions = match npz.contains("interventions") {
             true => {
@@ -178,15 +170,7 @@ impl SliderFrames {
     /// Reads and validates a slider file.
     pub fn read(path: &Path) -> Result<Self> {
         let mut npz = NpzFile::open(path)?;
-        let imgs_key = require_key(&npz, &["imgs", "images"])?;
-        let imgs = npz.read::<u8>(imgs_key)?;
-        let frames_pattern = [
-            Axis::Any("N"),
-            Axis::Any("height"),
-            Axis::Any("width"),
-            Axis::Any("channels"),
-        ];
-        check_shape(&npz, imgs_key, imgs.shape(), &frames_pattern, "")?;
+        let (imgs_key, imgs) = read_frames(&mut npz)?;
         let n = imgs.shape()[0];
         let per_frame = format!("one row per frame of `{imgs_key}`");
         let latents_key = require_key(&npz, &["raw_latents", "latents"])?;
@@ -221,6 +205,20 @@ impl SliderFrames {
             interventions,
         })
     }
+}
+
+/// The frames of a sequence file (key `imgs` or `images`), [N, height, width, channels].
+fn read_frames(npz: &mut NpzFile) -> Result<(&'static str, Array<u8>)> {
+    let key = require_key(npz, &["imgs", "images"])?;
+    let imgs = npz.read::<u8>(key)?;
+    let pattern = [
+        Axis::Any("N"),
+        Axis::Any("height"),
+        Axis::Any("width"),
+        Axis::Any("channels"),
+    ];
+    check_shape(npz, key, imgs.shape(), &pattern, "")?;
+    Ok((key, imgs))
 }
 
 /// One axis of an expected shape.
