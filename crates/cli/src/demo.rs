@@ -1,11 +1,15 @@
 //! `causalgen demo`: the end-to-end demonstration on built-in defaults. Today it walks
 //! the three rungs of Pearl's ladder on the bundled fight-scene network with exact
-//! answers; the image models of later releases plug in here.
+//! answers, and draws what seeing and doing look like as contact sheets of generated
+//! scenes; the image models of later releases plug in here.
 
-use anyhow::Result;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
 use bayesnet::examples::fight_scene;
-use bayesnet::{counterfactual, mpe, Engine, MonotoneCoupling, Query};
+use bayesnet::{counterfactual, mpe, Assignment, Engine, MonotoneCoupling, Network, Query};
 use clap::Args;
+use scenes::fight::{write_preview, FightOptions};
 
 use crate::bn::{assignment, variables};
 use crate::report;
@@ -15,6 +19,9 @@ pub struct DemoArgs {
     /// Print machine-readable JSON instead of tables.
     #[arg(long)]
     json: bool,
+    /// Folder for the pictures.
+    #[arg(long, default_value = "demo-output")]
+    out: PathBuf,
 }
 
 pub fn run(args: &DemoArgs) -> Result<()> {
@@ -71,6 +78,26 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         println!(
             "Every number above is exact. Try `causalgen bn query --help` on your own BIF files."
         );
+    }
+    draw_scenes(&net, &args.out, &attack)
+}
+
+/// Contact sheets of scenes sampled as observed and under do(action=Attack): the same
+/// seed, so only the intervention's consequences differ.
+fn draw_scenes(net: &Network, out: &Path, attack: &Assignment) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    for (name, intervention) in [
+        ("observed.png", Assignment::new()),
+        ("do_attack.png", attack.clone()),
+    ] {
+        let path = out.join(name);
+        let options = FightOptions {
+            intervention,
+            ..FightOptions::default()
+        };
+        write_preview(&path, net, &options, 16)
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
     }
     Ok(())
 }

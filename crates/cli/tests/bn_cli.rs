@@ -276,7 +276,8 @@ fn user_mistakes_are_clear_errors() {
 
 #[test]
 fn demo_runs_on_built_in_defaults() {
-    let out = causalgen(&["demo", "--json"]);
+    let pictures = scratch("demo-pictures");
+    let out = causalgen(&["demo", "--json", "--out", pictures.to_str().unwrap()]);
     assert!(
         out.status.success(),
         "{}",
@@ -289,4 +290,8 @@ fn demo_runs_on_built_in_defaults() {
         .as_f64()
         .unwrap();
     assert!((dying - 0.1378).abs() < 1e-4);
+    for sheet in ["observed.png", "do_attack.png"] {
+        let bytes = std::fs::read(pictures.join(sheet)).unwrap();
+        assert_eq!(&bytes[1..4], b"PNG", "{sheet}");
+    }
 }
