@@ -54,7 +54,10 @@ fn scratch(name: &str) -> PathBuf {
 /// A small network written to disk (asia, from the bundled BIF text of the tests).
 fn asia() -> PathBuf {
     let path = scratch("asia.bif");
-    std::fs::write(&path, ASIA).unwrap();
+    // Tests run in parallel: write a private copy, then rename it into place atomically.
+    let private = scratch(&format!("asia-{:?}.tmp", std::thread::current().id()));
+    std::fs::write(&private, ASIA).unwrap();
+    std::fs::rename(&private, &path).unwrap();
     path
 }
 
@@ -294,4 +297,44 @@ fn demo_runs_on_built_in_defaults() {
         let bytes = std::fs::read(pictures.join(sheet)).unwrap();
         assert_eq!(&bytes[1..4], b"PNG", "{sheet}");
     }
+}
+
+/// `bench bn --json` keeps the shape `bench/bn/report.py` reads (timings are not checked).
+#[test]
+fn bench_bn_json_contract() {
+    let net = asia();
+    let spec = scratch("bench-spec.json");
+    std::fs::write(
+        &spec,
+        r#"{"networks": [{"name": "asia", "evidence": {"xray": "yes", "dysp": "yes"}, "target": "lung"}]}"#,
+    )
+    .unwrap();
+    let dir = net.parent().unwrap().to_str().unwrap();
+    let v = ok_json(&[
+        "bench",
+        "bn",
+        "--spec",
+        spec.to_str().unwrap(),
+        "--data-dir",
+        dir,
+        "--repeats",
+        "2",
+        "--json",
+    ]);
+    let result = &v["results"][0];
+    assert_eq!(result["network"], "asia");
+    assert_eq!(result["engine"], "causalgen");
+    assert_eq!(result["nodes"], 8);
+    assert_eq!(result["posterior_ms"].as_array().unwrap().len(), 2);
+    assert_eq!(result["all_marginals_ms"].as_array().unwrap().len(), 2);
+    assert!((result["posterior"]["yes"].as_f64().unwrap() - 0.6212527966776288).abs() < 1e-12);
+    let e = fails(&[
+        "bench",
+        "bn",
+        "--spec",
+        spec.to_str().unwrap(),
+        "--data-dir",
+        "no/such/dir",
+    ]);
+    assert!(e.contains("asia.bif") && e.contains("fetch-bnlearn"), "{e}");
 }
