@@ -47,20 +47,8 @@ impl TemporalSequence {
             false => None,
         };
         let per_frame = format!("one row per frame of `{imgs_key}`");
-        let raw_latents = read_optional(
-            &mut npz,
-            &["raw_latents"],
-            read_latents,
-            &[Axis::Len(n), Axis::Any("D")],
-            &per_frame,
-        )?;
-        let shape_latents = read_optional(
-            &mut npz,
-            &["shape_latents"],
-            read_labels,
-            &[Axis::Len(n), Axis::Any("S")],
-            &per_frame,
-        )?;
+        let (raw_latents, shape_latents) =
+            read_optional_latents(&mut npz, &[Axis::Len(n)], &per_frame)?;
         Ok(Self {
             imgs,
             interventions,
@@ -119,20 +107,8 @@ impl Triplets {
             &[Axis::Len(m), Axis::Any("K")],
             &per_triplet,
         )?;
-        let raw_latents = read_optional(
-            &mut npz,
-            &["raw_latents"],
-            read_latents,
-            &[Axis::Len(m), Axis::Len(3), Axis::Any("D")],
-            &per_triplet,
-        )?;
-        let shape_latents = read_optional(
-            &mut npz,
-            &["shape_latents"],
-            read_labels,
-            &[Axis::Len(m), Axis::Len(3), Axis::Any("S")],
-            &per_triplet,
-        )?;
+        let (raw_latents, shape_latents) =
+            read_optional_latents(&mut npz, &[Axis::Len(m), Axis::Len(3)], &per_triplet)?;
         Ok(Self {
             images,
             mask,
@@ -222,6 +198,7 @@ fn read_frames(npz: &mut NpzFile) -> Result<(&'static str, Array<u8>)> {
 }
 
 /// One axis of an expected shape.
+#[derive(Clone, Copy)]
 enum Axis {
     /// Exactly this length.
     Len(usize),
@@ -307,6 +284,34 @@ fn read_optional<T>(
     let array = read(npz, key)?;
     check_shape(npz, key, array.shape(), expected, note)?;
     Ok(Some(array))
+}
+
+/// `raw_latents` and `shape_latents`, each present or not.
+type OptionalLatents = (Option<Array<f32>>, Option<Array<u8>>);
+
+/// Optional `raw_latents` [.., D] and `shape_latents` [.., S], both with the `leading`
+/// axes of the images they describe.
+fn read_optional_latents(
+    npz: &mut NpzFile,
+    leading: &[Axis],
+    note: &str,
+) -> Result<OptionalLatents> {
+    let with = |last: Axis| -> Vec<Axis> { leading.iter().copied().chain([last]).collect() };
+    let raw = read_optional(
+        npz,
+        &["raw_latents"],
+        read_latents,
+        &with(Axis::Any("D")),
+        note,
+    )?;
+    let shape = read_optional(
+        npz,
+        &["shape_latents"],
+        read_labels,
+        &with(Axis::Any("S")),
+        note,
+    )?;
+    Ok((raw, shape))
 }
 
 /// Latents as `f32`, from any numeric dtype (CITRIS writes float32).
