@@ -16,7 +16,7 @@
 //! P(v* | v, pa, pa*), so the twin is a plain Bayesian network.
 
 use crate::error::Result;
-use crate::network::{Assignment, Cpt, Network, VarId, Variable};
+use crate::network::{fresh_name, Assignment, Cpt, Network, VarId, Variable};
 use crate::query::{Answer, Engine, Query};
 
 /// How one node's exogenous noise couples its factual value with its counterfactual one.
@@ -203,12 +203,9 @@ fn decode(mut index: usize, cards: &[usize], states: &mut [usize]) {
     }
 }
 
+/// `base*`, or `base**`, ... if taken.
 fn unique_name(variables: &[Variable], base: &str) -> String {
-    let mut name = format!("{base}*");
-    while variables.iter().any(|v| v.name == name) {
-        name.push('*');
-    }
-    name
+    fresh_name(variables, |n| format!("{base}{}", "*".repeat(n + 1)))
 }
 
 /// P(targets_x | e) under `model`: each target's distribution in the world where

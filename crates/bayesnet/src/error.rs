@@ -73,6 +73,26 @@ pub enum Error {
     #[error("{0}")]
     InvalidQuery(String),
 
+    #[error(
+        "likelihood of `{variable}` has {found} entries, expected {expected} (one per state: {states})"
+    )]
+    LikelihoodLength {
+        variable: String,
+        expected: usize,
+        found: usize,
+        states: String,
+    },
+
+    #[error("likelihood of `{variable}`, state `{state}`: {value} is not a finite number >= 0")]
+    InvalidLikelihood {
+        variable: String,
+        state: String,
+        value: f64,
+    },
+
+    #[error("likelihood of `{0}` is zero for every state, so the observation is impossible")]
+    ZeroLikelihood(String),
+
     #[error("invalid prior `{given}`: {reason}")]
     InvalidPrior { given: String, reason: String },
 

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::factor::{Factor, Marginal};
 use crate::network::{Assignment, Network, VarId};
 use crate::order::InteractionGraph;
+use crate::sampling::draw;
 
 /// A junction tree (a forest joined by empty separators) over a network's moral graph.
 #[derive(Clone, Debug)]
@@ -267,16 +268,7 @@ impl Calibrated<'_> {
         let mut states = vec![0; net.len()];
         for &c in &self.tree.preorder {
             let slice = self.potentials[c].reduce(&drawn);
-            let total = slice.total();
-            let mut u = rng.gen::<f64>() * total;
-            let mut index = slice.len().saturating_sub(1);
-            for (i, &p) in slice.values().iter().enumerate() {
-                if u < p {
-                    index = i;
-                    break;
-                }
-                u -= p;
-            }
+            let mut index = draw(slice.values(), rng);
             for (&v, &card) in slice.vars().iter().zip(slice.cards()).rev() {
                 drawn.insert(v, index % card);
                 index /= card;

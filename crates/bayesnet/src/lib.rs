@@ -2,7 +2,9 @@
 //!
 //! Discrete causal Bayesian networks with exact answers on all three rungs of Pearl's
 //! ladder: conditioning P(Y | e), intervening P(Y | do(x), e), and counterfactuals
-//! P(Y_x | e); plus MPE/MAP, seeded sampling, CPT learning, and BIF/JSON files.
+//! P(Y_x | e); plus MPE/MAP, seeded sampling (with the exogenous noise of the canonical
+//! structural model exposed for replay), soft (virtual) evidence, CPT learning, and
+//! BIF/JSON files.
 //!
 //! The crate has no neural-network dependency: it compiles in seconds and is useful on
 //! its own, and the rest of causalgen builds on it.
@@ -22,6 +24,7 @@ pub mod network;
 pub mod order;
 pub mod query;
 pub mod sampling;
+pub mod virtual_evidence;
 
 pub use builder::NetworkBuilder;
 pub use counterfactual::{
@@ -39,3 +42,4 @@ pub use learning::{learn_parameters, Prior};
 pub use mpe::{map, mpe, Explanation};
 pub use network::{Assignment, Cpt, Network, VarId, Variable};
 pub use query::{Answer, Engine, Query};
+pub use virtual_evidence::with_likelihoods;

@@ -399,6 +399,20 @@ impl fmt::Display for Network {
     }
 }
 
+/// The first name `candidate(0)`, `candidate(1)`, ... that no variable in `variables` has.
+/// Transformations that add variables (twin copies, observation children) use it so that
+/// an added variable never collides with one the user declared.
+pub(crate) fn fresh_name(variables: &[Variable], candidate: impl Fn(usize) -> String) -> String {
+    let mut n = 0;
+    loop {
+        let name = candidate(n);
+        if variables.iter().all(|v| v.name != name) {
+            return name;
+        }
+        n += 1;
+    }
+}
+
 /// Kahn's algorithm, preferring the lowest declaration index among ready nodes so the
 /// order is deterministic. On failure, walks parent links inside the leftover nodes to
 /// name one concrete cycle.

@@ -5,119 +5,18 @@
 
 use bayesnet::elimination::{evidence_probability, joint_posterior, DEFAULT_TABLE_LIMIT};
 use bayesnet::{
-    counterfactual, map, mpe, Assignment, Engine, Error, MonotoneCoupling, Network, NetworkBuilder,
-    Query, VarId,
+    counterfactual, map, mpe, Assignment, Engine, Error, MonotoneCoupling, Query, VarId,
 };
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-const TOL: f64 = 1e-12;
+mod common;
 
-/// A random DAG over 2–6 variables with 2–3 states, at most 3 parents each, and CPT rows
-/// that include exact zeros and deterministic rows.
-fn random_network(seed: u64) -> Network {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let n = rng.gen_range(2..=6);
-    let mut b = NetworkBuilder::new("random");
-    let mut cards = Vec::new();
-    for i in 0..n {
-        let k = rng.gen_range(2..=3);
-        cards.push(k);
-        let states: Vec<String> = (0..k).map(|s| format!("s{s}")).collect();
-        b.variable(&format!("v{i}"), &states).unwrap();
-    }
-    for i in 0..n {
-        let mut parents: Vec<usize> = (0..i).filter(|_| rng.gen_bool(0.45)).collect();
-        parents.truncate(3);
-        let rows: usize = parents.iter().map(|&p| cards[p]).product();
-        let mut table = Vec::new();
-        for _ in 0..rows {
-            let mut w: Vec<f64> = (0..cards[i])
-                .map(|_| {
-                    if rng.gen_bool(0.2) {
-                        0.0
-                    } else {
-                        rng.gen_range(1..=20) as f64
-                    }
-                })
-                .collect();
-            if w.iter().all(|&x| x == 0.0) {
-                w[rng.gen_range(0..cards[i])] = 1.0;
-            }
-            let z: f64 = w.iter().sum();
-            table.extend(w.iter().map(|x| x / z));
-        }
-        let names: Vec<String> = parents.iter().map(|p| format!("v{p}")).collect();
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        b.cpt(&format!("v{i}"), &refs, &table).unwrap();
-    }
-    b.build().unwrap()
-}
-
-/// Every full assignment with its probability.
-fn joint(net: &Network) -> Vec<(Vec<usize>, f64)> {
-    let cards: Vec<usize> = net.ids().map(|v| net.card(v)).collect();
-    let total: usize = cards.iter().product();
-    (0..total)
-        .map(|mut i| {
-            let mut states = vec![0; cards.len()];
-            for k in (0..cards.len()).rev() {
-                states[k] = i % cards[k];
-                i /= cards[k];
-            }
-            let p = net.joint_probability(&states);
-            (states, p)
-        })
-        .collect()
-}
-
-fn consistent(states: &[usize], a: &Assignment) -> bool {
-    a.iter().all(|(v, &s)| states[v.0] == s)
-}
-
-/// Brute-force P(v | e) for every v, and P(e), from an explicit joint.
-fn brute_marginals(
-    net: &Network,
-    rows: &[(Vec<usize>, f64)],
-    e: &Assignment,
-) -> (Vec<Vec<f64>>, f64) {
-    let mut m: Vec<Vec<f64>> = net.ids().map(|v| vec![0.0; net.card(v)]).collect();
-    let mut p_e = 0.0;
-    for (states, p) in rows.iter().filter(|(s, _)| consistent(s, e)) {
-        p_e += p;
-        for (v, &s) in states.iter().enumerate() {
-            m[v][s] += p;
-        }
-    }
-    for row in &mut m {
-        row.iter_mut().for_each(|x| *x /= p_e);
-    }
-    (m, p_e)
-}
-
-/// Evidence on a random subset, with states either from a forward sample (possible) or
-/// arbitrary (possibly impossible).
-fn random_evidence(net: &Network, rng: &mut ChaCha8Rng) -> Assignment {
-    let sample = bayesnet::sampling::sample_forward(net, rng);
-    let arbitrary = rng.gen_bool(0.2);
-    let mut evidence = Assignment::new();
-    for v in net.ids() {
-        if rng.gen_bool(0.35) {
-            let state = if arbitrary {
-                rng.gen_range(0..net.card(v))
-            } else {
-                sample[v.0]
-            };
-            evidence.insert(v, state);
-        }
-    }
-    evidence
-}
-
-fn close(a: &[f64], b: &[f64]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= TOL)
-}
+use common::{
+    brute_marginals, cell_counterfactual, close, consistent, joint, noise_cells, random_evidence,
+    random_intervention, random_network, TOL,
+};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
@@ -268,79 +167,24 @@ proptest! {
         prop_assert!((sums[&key] - best_map).abs() <= TOL);
     }
 
+    /// The twin network under [`MonotoneCoupling`] is exactly the structural model that
+    /// `sampling::solve` runs: abduction keeps the noise cells whose factual world shows
+    /// e, and prediction solves those cells again under do(x).
     #[test]
     fn counterfactuals_equal_exogenous_enumeration(seed in any::<u64>()) {
         let net = random_network(seed);
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 5);
-        let cells: Vec<Vec<(f64, f64)>> = net.ids().map(|v| response_cells(&net, v)).collect();
-        let combos: usize = cells.iter().map(Vec::len).product();
-        prop_assume!(combos <= 50_000);
-        let x = VarId(rng.gen_range(0..net.len()));
-        let intervention: Assignment = [(x, rng.gen_range(0..net.card(x)))].into_iter().collect();
+        let cells = noise_cells(&net, 50_000);
+        prop_assume!(cells.is_some());
+        let intervention = random_intervention(&net, &mut rng);
         let e = random_evidence(&net, &mut rng);
-        // Enumerate every cell of every node's uniform noise.
-        let mut p_e = 0.0;
-        let mut cf: Vec<Vec<f64>> = net.ids().map(|v| vec![0.0; net.card(v)]).collect();
-        let mut index = vec![0usize; net.len()];
-        for _ in 0..combos {
-            let weight: f64 = index.iter().enumerate().map(|(v, &c)| cells[v][c].1 - cells[v][c].0).product();
-            let u: Vec<f64> = index.iter().enumerate().map(|(v, &c)| 0.5 * (cells[v][c].0 + cells[v][c].1)).collect();
-            let factual = solve(&net, &u, &Assignment::new());
-            if consistent(&factual, &e) {
-                p_e += weight;
-                let world = solve(&net, &u, &intervention);
-                for (v, &s) in world.iter().enumerate() { cf[v][s] += weight; }
-            }
-            for v in 0..net.len() {
-                index[v] += 1;
-                if index[v] < cells[v].len() { break; }
-                index[v] = 0;
-            }
-        }
+        let hard = |s: &[usize]| f64::from(u8::from(consistent(s, &e)));
+        let (expect, p_e) = cell_counterfactual(&net, &cells.unwrap_or_default(), hard, &intervention);
         prop_assume!(p_e > 1e-9);
         let answer = counterfactual(&net, &e, &intervention, &[], &MonotoneCoupling).unwrap();
-        prop_assert!((answer.evidence_probability - p_e).abs() <= 1e-12);
+        prop_assert!((answer.evidence_probability - p_e).abs() <= TOL);
         for (v, m) in &answer.marginals {
-            let expect: Vec<f64> = cf[v.0].iter().map(|x| x / p_e).collect();
-            prop_assert!(close(m, &expect), "{:?}: {:?} vs {:?}", v, m, expect);
+            prop_assert!(close(m, &expect[v.0]), "{:?}: {:?} vs {:?}", v, m, expect[v.0]);
         }
     }
-}
-
-/// The cells [a, b) that the CDF breakpoints of all of `v`'s CPT rows cut [0, 1) into.
-fn response_cells(net: &Network, v: VarId) -> Vec<(f64, f64)> {
-    let k = net.card(v);
-    let mut cuts = vec![0.0, 1.0];
-    for row in net.cpt(v).table.chunks(k) {
-        let mut acc = 0.0;
-        for p in row {
-            acc += p;
-            cuts.push(acc.min(1.0));
-        }
-    }
-    cuts.sort_by(f64::total_cmp);
-    cuts.dedup_by(|a, b| (*a - *b).abs() < 1e-15);
-    cuts.windows(2).map(|w| (w[0], w[1])).collect()
-}
-
-/// The structural model's solution for noise `u`: v = inverse CDF of its row at u[v].
-fn solve(net: &Network, u: &[f64], intervention: &Assignment) -> Vec<usize> {
-    let mut states = vec![0; net.len()];
-    for &v in net.topological_order() {
-        if let Some(&s) = intervention.get(&v) {
-            states[v.0] = s;
-            continue;
-        }
-        let probs = net.row(v, &states);
-        let k = probs.len();
-        let mut acc = 0.0;
-        states[v.0] = probs
-            .iter()
-            .position(|p| {
-                acc += p;
-                u[v.0] < acc
-            })
-            .unwrap_or(k - 1);
-    }
-    states
 }
