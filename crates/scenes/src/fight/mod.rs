@@ -47,7 +47,7 @@ mod scene;
 mod weapons;
 
 pub use generate::{generate, sample_scenes, FightOptions, FightSummary, Scenes, SPLITS};
-pub use preview::{contact_sheet, write_preview, RgbImage};
+pub use preview::{contact_sheet, tile_sheet, write_preview, RgbImage, Tile};
 pub use render::{render, render_into};
 pub use scene::{
     clean_grid, Action, Character, FightVars, Labels, Nuisance, Reaction, IMAGE_VARIABLES,

@@ -44,29 +44,50 @@ pub fn contact_sheet(
     columns: usize,
     zoom: usize,
 ) -> RgbImage {
+    let tiles: Vec<Tile> = scenes
+        .par_iter()
+        .map(|(labels, nuisance)| Tile {
+            pixels: render(labels, nuisance, size),
+            caption: labels.caption().to_vec(),
+        })
+        .collect();
+    tile_sheet(&tiles, size, columns, zoom)
+}
+
+/// One picture of a sheet: `size × size` RGB pixels (row-major) and caption lines.
+#[derive(Clone, Debug)]
+pub struct Tile {
+    pub pixels: Vec<u8>,
+    pub caption: Vec<String>,
+}
+
+/// Lays out square tiles of `size` pixels `columns` wide, magnified `zoom` times
+/// (nearest neighbour), each with its caption lines underneath (cut to the tile width).
+/// Shared by the data previews and by the model's query grids.
+pub fn tile_sheet(tiles: &[Tile], size: usize, columns: usize, zoom: usize) -> RgbImage {
     let zoom = zoom.max(1);
-    let columns = columns.clamp(1, scenes.len().max(1));
+    let columns = columns.clamp(1, tiles.len().max(1));
     let tile = size * zoom;
     let text = (tile / 64).max(1);
     let pad = 2 * text;
-    let caption = 2 * LINE * text;
+    let lines = tiles.iter().map(|t| t.caption.len()).max().unwrap_or(0);
+    let caption = lines * LINE * text;
     let (cell_w, cell_h) = (tile + 2 * pad, tile + caption + 2 * pad);
-    let rows = scenes.len().div_ceil(columns);
+    let rows = tiles.len().div_ceil(columns);
     let (width, height) = (columns * cell_w, rows.max(1) * cell_h);
     let mut data = vec![32u8; width * height * 3];
-    let images: Vec<Vec<u8>> = scenes.par_iter().map(|(l, n)| render(l, n, size)).collect();
-    for (i, ((labels, _), img)) in scenes.iter().zip(&images).enumerate() {
+    for (i, t) in tiles.iter().enumerate() {
         let (x0, y0) = ((i % columns) * cell_w + pad, (i / columns) * cell_h + pad);
         for y in 0..tile {
-            let src_row = &img[(y / zoom) * size * 3..(y / zoom + 1) * size * 3];
+            let src_row = &t.pixels[(y / zoom) * size * 3..(y / zoom + 1) * size * 3];
             let dst = ((y0 + y) * width + x0) * 3;
             for x in 0..tile {
                 let s = (x / zoom) * 3;
                 data[dst + x * 3..dst + x * 3 + 3].copy_from_slice(&src_row[s..s + 3]);
             }
         }
-        for (k, line) in labels.caption().iter().enumerate() {
-            // Shorten to the tile width (drop the middle of long words if needed).
+        for (k, line) in t.caption.iter().enumerate() {
+            // Shorten to the tile width.
             let fit = (tile / (ADVANCE * text)).max(1);
             let line: String = line.chars().take(fit).collect();
             let y = y0 + tile + text + k * LINE * text;
