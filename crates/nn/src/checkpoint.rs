@@ -1,0 +1,245 @@
+//! Checkpoints: weights, optimiser state and step in one safetensors file, written
+//! atomically (temporary file + rename), so a crash mid-write never leaves a broken
+//! checkpoint behind; plus weight-only files for exchange with PyTorch.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use tch::nn::VarStore;
+use tch::Tensor;
+
+use crate::optim::AdamW;
+use crate::{NnError, Result};
+
+const MODEL_PREFIX: &str = "model.";
+const STEP_KEY: &str = "trainer.step";
+
+/// Writes the model weights, the optimiser state and the number of completed steps.
+pub fn save(path: &Path, vs: &VarStore, optimizer: &AdamW, step: usize) -> Result<()> {
+    let mut tensors: Vec<(String, Tensor)> = vs
+        .variables()
+        .into_iter()
+        .map(|(name, t)| (format!("{MODEL_PREFIX}{name}"), t.detach()))
+        .collect();
+    tensors.extend(optimizer.state());
+    tensors.push((STEP_KEY.into(), Tensor::from_slice(&[step as i64])));
+    write_atomically(path, &tensors)
+}
+
+/// Restores a [`save`]d checkpoint into `vs` and `optimizer`; returns the step count.
+/// Fails, naming the tensor, when the checkpoint was written by a different model.
+pub fn load(path: &Path, vs: &mut VarStore, optimizer: &mut AdamW) -> Result<usize> {
+    let mut saved = read(path)?;
+    let mismatch = |problem: String| NnError::MismatchedCheckpoint {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let model: HashMap<String, Tensor> = saved
+        .iter()
+        .filter_map(|(k, t)| {
+            k.strip_prefix(MODEL_PREFIX)
+                .map(|n| (n.to_string(), t.shallow_clone()))
+        })
+        .collect();
+    copy_into(vs, &model).map_err(mismatch)?;
+    optimizer
+        .load_state(&|key| saved.get(key).map(Tensor::shallow_clone))
+        .map_err(mismatch)?;
+    let step = saved
+        .remove(STEP_KEY)
+        .ok_or_else(|| mismatch(format!("'{STEP_KEY}' is missing")))?;
+    Ok(step.int64_value(&[0]).max(0) as usize)
+}
+
+/// Writes only the weights, under the variable names (the layout a PyTorch
+/// `state_dict` saved with `safetensors.torch.save_file` has).
+pub fn save_weights(path: &Path, vs: &VarStore) -> Result<()> {
+    let tensors: Vec<(String, Tensor)> = vs
+        .variables()
+        .into_iter()
+        .map(|(n, t)| (n, t.detach()))
+        .collect();
+    write_atomically(path, &tensors)
+}
+
+/// Loads weights into `vs` from a weight file ([`save_weights`] or a PyTorch
+/// `state_dict` as `.safetensors` or `.pt`/`.bin`) or from a full [`save`] checkpoint.
+/// Every variable must be present with its shape, and no unknown weight may be left.
+pub fn load_weights(path: &Path, vs: &mut VarStore) -> Result<()> {
+    let saved = read(path)?;
+    let full_checkpoint = saved.contains_key(STEP_KEY);
+    let weights: HashMap<String, Tensor> = saved
+        .into_iter()
+        .filter_map(|(k, t)| match full_checkpoint {
+            true => k.strip_prefix(MODEL_PREFIX).map(|n| (n.to_string(), t)),
+            false => Some((k, t)),
+        })
+        .collect();
+    copy_into(vs, &weights).map_err(|problem| NnError::MismatchedCheckpoint {
+        path: path.to_path_buf(),
+        problem,
+    })
+}
+
+fn read(path: &Path) -> Result<HashMap<String, Tensor>> {
+    if !path.exists() {
+        return Err(NnError::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no such checkpoint"),
+        ));
+    }
+    let tensors = match path.extension().and_then(|e| e.to_str()) {
+        Some("pt" | "bin" | "pth") => Tensor::loadz_multi(path),
+        _ => Tensor::read_safetensors(path),
+    }
+    .map_err(|source| NnError::Torch {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(tensors.into_iter().collect())
+}
+
+/// Copies `saved` into the variables of `vs`, checking names and shapes both ways.
+fn copy_into(
+    vs: &mut VarStore,
+    saved: &HashMap<String, Tensor>,
+) -> std::result::Result<(), String> {
+    let mut variables = vs.variables();
+    let mut names: Vec<&String> = variables.keys().collect();
+    names.sort();
+    for name in names {
+        let target = &variables[name];
+        let source = saved
+            .get(name)
+            .ok_or_else(|| format!("weight '{name}' is missing"))?;
+        if source.size() != target.size() {
+            return Err(format!(
+                "weight '{name}' has shape {:?}, the model needs {:?}",
+                source.size(),
+                target.size()
+            ));
+        }
+    }
+    let mut extra: Vec<&String> = saved
+        .keys()
+        .filter(|k| !variables.contains_key(*k))
+        .collect();
+    extra.sort();
+    if let Some(name) = extra.first() {
+        return Err(format!(
+            "weight '{name}' (and {} more) is not part of this model",
+            extra.len() - 1
+        ));
+    }
+    tch::no_grad(|| {
+        for (name, target) in variables.iter_mut() {
+            let source = saved[name]
+                .to_device(target.device())
+                .to_kind(target.kind());
+            target.copy_(&source);
+        }
+    });
+    Ok(())
+}
+
+/// Writes `path` through a temporary file in the same folder and a rename.
+fn write_atomically(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
+    let tmp = temporary_sibling(path);
+    let cpu: Vec<(String, Tensor)> = tensors
+        .iter()
+        .map(|(n, t)| (n.clone(), t.to_device(tch::Device::Cpu).contiguous()))
+        .collect();
+    Tensor::write_safetensors(&cpu, &tmp).map_err(|source| NnError::Torch {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        NnError::io(path, e)
+    })
+}
+
+fn temporary_sibling(path: &Path) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(format!(".tmp{}", std::process::id()));
+    path.with_file_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optim::AdamWConfig;
+    use tch::{nn, Device, Kind};
+
+    fn model(vs: &VarStore, width: i64) -> nn::Linear {
+        nn::linear(vs.root() / "layer", 3, width, Default::default())
+    }
+
+    #[test]
+    fn round_trip_restores_weights_optimiser_and_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ckpt.safetensors");
+        let vs = VarStore::new(Device::Cpu);
+        let layer = model(&vs, 2);
+        let mut opt = AdamW::new(&vs, AdamWConfig::default());
+        let x = Tensor::randn([4, 3], (Kind::Float, Device::Cpu));
+        opt.zero_grad();
+        nn::Module::forward(&layer, &x).sum(Kind::Float).backward();
+        opt.step(0.1);
+        save(&path, &vs, &opt, 7).unwrap();
+
+        let mut vs2 = VarStore::new(Device::Cpu);
+        let layer2 = model(&vs2, 2);
+        let mut opt2 = AdamW::new(&vs2, AdamWConfig::default());
+        assert_eq!(load(&path, &mut vs2, &mut opt2).unwrap(), 7);
+        assert_eq!(opt2.steps(), 1);
+        assert!(layer.ws.equal(&layer2.ws));
+        for ((k1, t1), (k2, t2)) in opt.state().iter().zip(opt2.state().iter()) {
+            assert_eq!(k1, k2);
+            assert!(t1.equal(t2), "{k1}");
+        }
+        // Weights-only loading of the full checkpoint works too.
+        let mut vs3 = VarStore::new(Device::Cpu);
+        let layer3 = model(&vs3, 2);
+        load_weights(&path, &mut vs3).unwrap();
+        assert!(layer.ws.equal(&layer3.ws));
+    }
+
+    #[test]
+    fn a_different_model_is_named_in_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.safetensors");
+        let vs = VarStore::new(Device::Cpu);
+        let _ = model(&vs, 2);
+        save_weights(&path, &vs).unwrap();
+        let mut other = VarStore::new(Device::Cpu);
+        let _ = model(&other, 5);
+        let err = load_weights(&path, &mut other).unwrap_err().to_string();
+        assert!(
+            err.contains("'layer.bias' has shape [2]") && err.contains("[5]"),
+            "{err}"
+        );
+        let mut renamed = VarStore::new(Device::Cpu);
+        let _ = nn::linear(renamed.root() / "other", 3, 2, Default::default());
+        let err = load_weights(&path, &mut renamed).unwrap_err().to_string();
+        assert!(err.contains("'other.bias' is missing"), "{err}");
+        let err = load_weights(&dir.path().join("none.safetensors"), &mut renamed).unwrap_err();
+        assert!(err.to_string().contains("none.safetensors"), "{err}");
+    }
+
+    #[test]
+    fn no_temporary_file_is_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let vs = VarStore::new(Device::Cpu);
+        let _ = model(&vs, 2);
+        save_weights(&dir.path().join("w.safetensors"), &vs).unwrap();
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("w.safetensors")]);
+    }
+}
