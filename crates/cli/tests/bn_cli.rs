@@ -1,49 +1,13 @@
 //! End-to-end tests of the `causalgen bn` contract: JSON shapes other tools parse, exit
 //! codes, and error messages for user mistakes (never a panic or a backtrace).
 
+mod common;
+
+use common::{fails, ok_json, succeeds};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value;
-
-fn causalgen(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_causalgen"))
-        .args(args)
-        .env("RUST_BACKTRACE", "1")
-        .output()
-        .expect("the causalgen binary runs")
-}
-
-/// Runs a command that must succeed.
-fn succeeds(args: &[&str]) -> Output {
-    let out = causalgen(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn ok_json(args: &[&str]) -> Value {
-    serde_json::from_slice(&succeeds(args).stdout).expect("valid JSON on stdout")
-}
-
-/// Runs a command that must fail and returns its stderr.
-fn fails(args: &[&str]) -> String {
-    let out = causalgen(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(!out.status.success(), "{args:?} should fail");
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("backtrace"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.starts_with("error: ") || stderr.contains("\nerror: ") || stderr.contains("error:"),
-        "{stderr}"
-    );
-    stderr
-}
 
 fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bn_cli");
@@ -277,27 +241,6 @@ fn user_mistakes_are_clear_errors() {
     );
 }
 
-#[test]
-fn demo_runs_on_built_in_defaults() {
-    let pictures = scratch("demo-pictures");
-    let out = causalgen(&["demo", "--json", "--out", pictures.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let steps = v.as_array().unwrap();
-    assert_eq!(steps.len(), 6);
-    let dying = steps[0]["answer"]["marginals"]["reaction"]["Dying"]
-        .as_f64()
-        .unwrap();
-    assert!((dying - 0.1378).abs() < 1e-4);
-    for sheet in ["observed.png", "do_attack.png"] {
-        let bytes = std::fs::read(pictures.join(sheet)).unwrap();
-        assert_eq!(&bytes[1..4], b"PNG", "{sheet}");
-    }
-}
 
 /// `bench bn --json` keeps the shape `bench/bn/report.py` reads (timings are not checked).
 #[test]

@@ -1,35 +1,11 @@
 //! End-to-end tests of `causalgen data ...`: the files the contract names, determinism
 //! across runs, and clear errors.
 
+mod common;
+
+use common::{fails, succeeds};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn causalgen(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_causalgen"))
-        .args(args)
-        .output()
-        .expect("the causalgen binary runs")
-}
-
-fn succeeds(args: &[&str]) {
-    let out = causalgen(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn fails(args: &[&str]) -> String {
-    let out = causalgen(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(!out.status.success(), "{args:?} should fail");
-    assert!(
-        stderr.contains("error:") && !stderr.contains("panicked"),
-        "{stderr}"
-    );
-    stderr
-}
 
 fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))

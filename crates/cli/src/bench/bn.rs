@@ -10,46 +10,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use bayesnet::elimination::{joint_posterior, DEFAULT_TABLE_LIMIT};
 use bayesnet::{Answer, Engine, Network, Query};
-use clap::Subcommand;
 use serde::Deserialize;
 use serde_json::json;
 
-use scenes::fight::FightOptions;
-use scenes::tris::boxes::Boxes;
-use scenes::tris::causal3d::Causal3d;
-use scenes::tris::dataset::{write_dataset, DatasetOptions};
-use scenes::tris::pong::Pong;
-use scenes::tris::TemporalProcess;
-
 use crate::bn::{load, variables};
-
-#[derive(Subcommand)]
-pub enum BenchCommand {
-    /// Exact inference on bnlearn networks: one posterior, and all marginals, with evidence.
-    Bn {
-        /// Query spec (see bench/bn/queries.json).
-        #[arg(long, default_value = "bench/bn/queries.json")]
-        spec: PathBuf,
-        /// Folders searched, in order, for `<network>.bif`.
-        #[arg(long = "data-dir", required = true)]
-        data_dirs: Vec<PathBuf>,
-        /// Timed repetitions per measurement (fewer once one measurement passes 20 s).
-        #[arg(long, default_value_t = 5)]
-        repeats: usize,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Dataset generators: frames (or scenes) per second, end to end (sampling,
-    /// rendering on all cores, writing the files to a temporary folder).
-    Data {
-        /// Training frames for causal3d and fight scenes (pong and boxes use 10 times
-        /// as many: they are cheap).
-        #[arg(short = 'n', long, default_value_t = 20_000)]
-        n: usize,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-    },
-}
 
 #[derive(Deserialize)]
 struct Spec {
@@ -65,65 +29,12 @@ struct SpecQuery {
 
 const BUDGET: Duration = Duration::from_secs(20);
 
-pub fn run(cmd: BenchCommand) -> Result<()> {
-    match cmd {
-        BenchCommand::Bn {
-            spec,
-            data_dirs,
-            repeats,
-            json,
-        } => bench_bn(&spec, &data_dirs, repeats, json),
-        BenchCommand::Data { n, seed } => bench_data(n, seed),
-    }
-}
-
-/// Times every generator end to end and prints frames per second.
-fn bench_data(n: usize, seed: u64) -> Result<()> {
-    println!(
-        "{:<10} {:>10} {:>9} {:>12}   ({} threads)",
-        "generator",
-        "frames",
-        "seconds",
-        "frames/s",
-        rayon::current_num_threads()
-    );
-    let report = |name: &str, frames: usize, seconds: f64| {
-        println!(
-            "{name:<10} {frames:>10} {seconds:>9.2} {:>12.0}",
-            frames as f64 / seconds
-        );
-    };
-    let net = bayesnet::examples::fight_scene()?;
-    let dir = crate::data::scratch_dir("fight")?;
-    let options = FightOptions {
-        n,
-        seed,
-        ..FightOptions::default()
-    };
-    let start = Instant::now();
-    scenes::fight::generate(&net, dir.path(), &options, &|_| ())?;
-    report("fight", n, start.elapsed().as_secs_f64());
-
-    let causal3d = Causal3d::new(&["teapot"])?;
-    let processes: [(&dyn TemporalProcess, usize); 3] = [
-        (&causal3d, n),
-        (&Pong::new(), 10 * n),
-        (&Boxes::new(), 10 * n),
-    ];
-    for (process, train) in processes {
-        let dir = crate::data::scratch_dir(process.name())?;
-        let start = Instant::now();
-        let summary = write_dataset(process, dir.path(), &DatasetOptions::new(train, seed))?;
-        report(
-            process.name(),
-            summary.manifest.splits.total(),
-            start.elapsed().as_secs_f64(),
-        );
-    }
-    Ok(())
-}
-
-fn bench_bn(spec: &Path, data_dirs: &[PathBuf], repeats: usize, json: bool) -> Result<()> {
+pub(super) fn bench_bn(
+    spec: &Path,
+    data_dirs: &[PathBuf],
+    repeats: usize,
+    json: bool,
+) -> Result<()> {
     let text =
         std::fs::read_to_string(spec).with_context(|| format!("reading {}", spec.display()))?;
     let spec: Spec =

@@ -1,0 +1,220 @@
+//! `causalgen bench train`: the speed of our training step, the one `nn::train::fit`
+//! takes for the causal VAE (`CausalVae::loss`, reading the logged terms, then
+//! `nn::train::update`: zero the gradients, backward, global-norm clipping, AdamW), on
+//! one fixed random batch. `bench/train/reference.py` times the same model and step in
+//! PyTorch; `bench/train/run` puts both side by side.
+//!
+//! FLOPs are counted analytically (`nn::layers::macs`): 2 per multiply-add of every
+//! convolution, transposed convolution and linear layer of the forward pass, × 3 for
+//! forward and backward.
+
+use std::time::Instant;
+
+use anyhow::Result;
+use causal_vae::{DataConfig, ModelConfig, RunConfig, TrainedModel};
+use clap::Args;
+use nn::layers::{level_channels, macs};
+use nn::optim::AdamW;
+use nn::train::TrainConfig;
+use serde_json::json;
+use tch::{Device, Kind, Tensor};
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Images per step.
+    #[arg(long, default_value_t = 64)]
+    batch: i64,
+    /// Image side in pixels (4 × a power of two).
+    #[arg(long, default_value_t = 64)]
+    size: i64,
+    /// Channels of the first convolution.
+    #[arg(long, default_value_t = 32)]
+    width: i64,
+    #[arg(long, default_value_t = 16)]
+    z_dim: i64,
+    /// Hidden width of the label head and the posterior.
+    #[arg(long, default_value_t = 256)]
+    hidden: i64,
+    /// Timed steps (the median is reported).
+    #[arg(long, default_value_t = 30)]
+    steps: usize,
+    /// Untimed steps first.
+    #[arg(long, default_value_t = 5)]
+    warmup_steps: usize,
+    /// libtorch intra-op threads (default: CAUSALGEN_THREADS, else all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// cpu, cuda, cuda:N or auto.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// One JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Forward-pass multiply-adds of the causal VAE for one image: the encoder, the label
+/// head, the posterior and the decoder each run once in `CausalVae::loss`.
+fn forward_macs(m: &ModelConfig, label_width: i64) -> i64 {
+    let features = 16
+        * level_channels(m.image_size, m.width)
+            .last()
+            .expect("a level");
+    macs::encoder(m.image_size, m.width)
+        + macs::mlp(&[features, m.hidden, label_width])
+        + macs::mlp(&[features + label_width, m.hidden, 2 * m.z_dim])
+        + macs::decoder(m.z_dim + label_width, m.image_size, m.width)
+}
+
+pub(super) fn bench_train(args: &TrainArgs) -> Result<()> {
+    let threads = nn::device::set_threads(args.threads);
+    // As nn::train::fit does.
+    nn::device::tune_allocator();
+    let device = nn::device::parse_device(&args.device)?;
+    anyhow::ensure!(
+        args.batch >= 1 && args.steps >= 1,
+        "batch and steps must be at least 1"
+    );
+    let config = RunConfig {
+        model: ModelConfig {
+            image_size: args.size,
+            width: args.width,
+            z_dim: args.z_dim,
+            hidden: args.hidden,
+            // The PyTorch reference has no label-consistency term: compare like with like.
+            consistency_weight: 0.0,
+            ..Default::default()
+        },
+        train: TrainConfig::default(),
+        data: DataConfig {
+            scenes: args.batch as usize,
+            batch: args.batch as usize,
+            ..Default::default()
+        },
+    };
+    let network = bayesnet::examples::fight_scene()?;
+    let trained = TrainedModel::new(&config, network, device)?;
+    let (model, train) = (&trained.model, &config.train);
+    let parameters: i64 = trained
+        .vs
+        .trainable_variables()
+        .iter()
+        .map(|t| t.numel() as i64)
+        .sum();
+
+    // A fixed batch: images uniform in [0, 1], every label present.
+    tch::manual_seed(1234);
+    let cpu = (Kind::Float, Device::Cpu);
+    let x = Tensor::rand([args.batch, 3, args.size, args.size], cpu).to_device(device);
+    let columns: Vec<Tensor> = model
+        .schema()
+        .cards()
+        .iter()
+        .map(|&card| Tensor::randint(card, [args.batch], (Kind::Int64, Device::Cpu)))
+        .collect();
+    let labels = Tensor::stack(&columns, 1).to_device(device);
+
+    let mut optimizer = AdamW::new(&trained.vs, train.adamw);
+    let mut times = Vec::with_capacity(args.steps);
+    let mut cpu_start = None;
+    for step in 0..args.warmup_steps + args.steps {
+        if step == args.warmup_steps {
+            cpu_start = process_cpu_seconds();
+        }
+        let start = Instant::now();
+        tch::manual_seed(step as i64);
+        let terms = model.loss(&x, &labels, 1.0);
+        // fit() reads every logged term as a number before the update.
+        for term in [
+            &terms.total,
+            &terms.reconstruction,
+            &terms.kl_z,
+            &terms.kl_y,
+            &terms.cross_entropy,
+            &terms.label_accuracy,
+        ] {
+            let _ = term.double_value(&[]);
+        }
+        let norm = nn::train::update(&mut optimizer, &terms.total, train.clip_norm, train.lr);
+        anyhow::ensure!(
+            norm.is_finite(),
+            "the gradient norm is {norm} at step {step}"
+        );
+        if let Device::Cuda(index) = device {
+            tch::Cuda::synchronize(index as i64);
+        }
+        if step >= args.warmup_steps {
+            times.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+
+    let cpu_ms = cpu_start
+        .zip(process_cpu_seconds())
+        .map(|(a, b)| (b - a) * 1e3 / args.steps as f64);
+    let ms = median(&times);
+    let flops_per_step =
+        3.0 * 2.0 * (forward_macs(&config.model, model.schema().width()) * args.batch) as f64;
+    let gflops = flops_per_step / (ms * 1e-3) / 1e9;
+    let images_per_s = args.batch as f64 / (ms * 1e-3);
+    if args.json {
+        let result = json!({
+            "engine": "causalgen",
+            "device": format!("{device:?}"),
+            "threads": threads,
+            "batch": args.batch,
+            "size": args.size,
+            "width": args.width,
+            "z_dim": args.z_dim,
+            "hidden": args.hidden,
+            "parameters": parameters,
+            "steps": args.steps,
+            "warmup_steps": args.warmup_steps,
+            "ms_per_step": ms,
+            "ms_per_step_all": times,
+            "cpu_ms_per_step": cpu_ms,
+            "images_per_s": images_per_s,
+            "gflop_per_step": flops_per_step / 1e9,
+            "gflops": gflops,
+        });
+        println!("{}", serde_json::to_string(&result)?);
+    } else {
+        println!(
+            "causalgen train step, {device:?}, {threads} threads: batch {} of {}×{}, width {}, \
+             {parameters} parameters",
+            args.batch, args.size, args.size, args.width
+        );
+        println!(
+            "{ms:.1} ms/step (median of {}), {images_per_s:.0} images/s, {:.2} GFLOP/step, \
+             {gflops:.1} GFLOP/s",
+            args.steps,
+            flops_per_step / 1e9
+        );
+        if let Some(cpu_ms) = cpu_ms {
+            println!("{cpu_ms:.1} ms of CPU time per step (all threads, mean)");
+        }
+    }
+    Ok(())
+}
+
+/// CPU time used so far by this process's threads (all of them), in seconds, from
+/// `/proc/self/task/*/schedstat` (nanoseconds on a CPU; Linux only). Wall time suffers
+/// from other processes on a shared machine; CPU time much less so.
+fn process_cpu_seconds() -> Option<f64> {
+    let mut total_ns = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total_ns += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total_ns as f64 * 1e-9)
+}
+
+/// The median (the mean of the middle two for an even count, as Python's
+/// `statistics.median`).
+fn median(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n % 2 {
+        1 => v[n / 2],
+        _ => 0.5 * (v[n / 2 - 1] + v[n / 2]),
+    }
+}
