@@ -241,7 +241,6 @@ fn user_mistakes_are_clear_errors() {
     );
 }
 
-
 /// `bench bn --json` keeps the shape `bench/bn/report.py` reads (timings are not checked).
 #[test]
 fn bench_bn_json_contract() {

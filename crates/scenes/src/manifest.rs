@@ -5,14 +5,14 @@
 
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::atomic::write_atomically;
 use crate::error::{Error, Result};
 use crate::tris::CausalVariable;
 
 /// Number of frames (sequences, independent sets) or triplets in each file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SplitCounts {
     pub train: usize,
     pub val: usize,
@@ -56,7 +56,7 @@ impl SplitCounts {
 }
 
 /// The manifest of a temporal (CITRIS-layout) data set.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     /// The process that generated the data (`causal3d`, `pong`, `boxes`, ...).
     pub generator: String,
@@ -89,6 +89,18 @@ impl Manifest {
         })?;
         json.push(b'\n');
         write_atomically(path, &json)
+    }
+
+    /// Reads a manifest written by [`Manifest::write`].
+    pub fn read(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::Format {
+            path: path.to_path_buf(),
+            message: format!("not a causalgen data set manifest: {e}"),
+        })
     }
 }
 

@@ -8,6 +8,7 @@ use std::path::Path;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use scenes::citris_files::{TemporalSequence, Triplets};
+use scenes::manifest::Manifest;
 use scenes::npz::{Compression, NpzFile};
 use scenes::tris::dataset::{write_dataset, DatasetOptions, ProgressEvent};
 use scenes::tris::{CausalVariable, TemporalProcess, VariableKind};
@@ -266,6 +267,19 @@ fn manifest_describes_the_data_set() {
     assert_eq!(json["shape_latent_columns"], 1);
     assert_eq!(json["compressed"], false);
     assert!(text.contains("\n  \"generator\""), "pretty-printed");
+    let manifest = Manifest::read(&dir.path().join("dataset.json")).unwrap();
+    assert_eq!(manifest.variables, Bar.variables(), "reads back what it wrote");
+    assert_eq!(manifest.seed, 9);
+}
+
+#[test]
+fn a_malformed_manifest_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dataset.json");
+    fs::write(&path, "{\"generator\": 3}").unwrap();
+    let message = Manifest::read(&path).unwrap_err().to_string();
+    assert!(message.contains("dataset.json"), "{message}");
+    assert!(message.contains("manifest"), "{message}");
 }
 
 #[test]

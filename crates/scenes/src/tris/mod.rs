@@ -11,11 +11,11 @@ pub mod dataset;
 pub mod pong;
 
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What kind of value a causal variable takes; evaluation treats each kind differently
 /// (R² on continuous values, circular distance on angles, accuracy on categories).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum VariableKind {
     /// A real value in `[min, max]`.
@@ -27,7 +27,7 @@ pub enum VariableKind {
 }
 
 /// A causal variable: an intervention target, made of one or more raw latent dimensions.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CausalVariable {
     pub name: String,
     #[serde(flatten)]
