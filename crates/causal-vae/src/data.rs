@@ -5,7 +5,6 @@
 use std::path::Path;
 
 use bayesnet::Network;
-use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -168,41 +167,5 @@ impl FightData {
     /// Labels `index` on `device`: [B, 6].
     pub fn labels_at(&self, index: &Tensor, device: Device) -> Tensor {
         self.labels.index_select(0, index).to_device(device)
-    }
-}
-
-/// Epoch-wise shuffled mini-batches whose content depends only on (seed, step), so a
-/// resumed run sees exactly the batches an uninterrupted run would.
-#[derive(Clone, Debug)]
-pub struct Batches {
-    n: usize,
-    batch: usize,
-    seed: u64,
-    cached: Option<(usize, Vec<i64>)>,
-}
-
-impl Batches {
-    pub fn new(n: usize, batch: usize, seed: u64) -> Self {
-        Self {
-            n,
-            batch: batch.min(n).max(1),
-            seed,
-            cached: None,
-        }
-    }
-
-    /// The indices of training step `step`'s batch.
-    pub fn indices(&mut self, step: usize) -> Tensor {
-        let per_epoch = (self.n / self.batch).max(1);
-        let (epoch, k) = (step / per_epoch, step % per_epoch);
-        if self.cached.as_ref().map(|(e, _)| *e) != Some(epoch) {
-            let mut order: Vec<i64> = (0..self.n as i64).collect();
-            let mut rng =
-                ChaCha8Rng::seed_from_u64(self.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9));
-            order.shuffle(&mut rng);
-            self.cached = Some((epoch, order));
-        }
-        let order = &self.cached.as_ref().expect("just filled").1;
-        Tensor::from_slice(&order[k * self.batch..(k + 1) * self.batch])
     }
 }

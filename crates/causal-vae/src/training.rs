@@ -4,13 +4,14 @@
 use std::path::PathBuf;
 
 use bayesnet::{Engine, Network, Query};
+use nn::batches::Batches;
 use nn::run_dir::RunDir;
 use nn::train::{fit, Loss, Objective, Progress, TrainConfig, TrainReport};
 use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 use tch::Device;
 
-use crate::data::{Batches, FightData};
+use crate::data::FightData;
 use crate::model::{CausalVae, ModelConfig};
 use crate::schema::LabelSchema;
 use crate::{Error, Result};

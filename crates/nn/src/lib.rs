@@ -7,6 +7,8 @@
 //!   demand), the thread count, and malloc settings for training loops;
 //! - [`layers`]: convolutional encoder and decoder stacks, residual blocks, masked linear
 //!   layers, MLPs, and their multiply-add counts;
+//! - [`batches`]: shuffled mini-batches that depend only on (seed, step), so resumed
+//!   runs are exact;
 //! - [`optim`]: AdamW whose state is plain tensors (so it is checkpointed and resumed
 //!   exactly) and the cosine learning-rate schedule with warm-up;
 //! - [`train`]: the training loop (gradient clipping, progress bar with loss and ETA,
@@ -15,6 +17,7 @@
 //!   `metrics.csv`, samples), and [`checkpoint`]: weights and optimiser state in one
 //!   safetensors file.
 
+pub mod batches;
 pub mod checkpoint;
 pub mod device;
 mod error;

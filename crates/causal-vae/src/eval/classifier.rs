@@ -8,6 +8,7 @@
 //! run directory (`<run>/eval/classifier`), so it is checkpointed, resumable, and reused
 //! by later evaluations made with the same configuration.
 
+use nn::batches::Batches;
 use nn::layers::{mlp, ConvEncoder};
 use nn::run_dir::RunDir;
 use nn::train::{fit, Loss, Objective, Progress, TrainConfig};
@@ -15,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use tch::nn::{Module, Sequential, VarStore};
 use tch::{Device, Kind, Tensor};
 
-use crate::data::{Batches, FightData};
+use crate::data::FightData;
 use crate::schema::LabelSchema;
 use crate::{Error, Result};
 
