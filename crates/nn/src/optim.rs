@@ -31,14 +31,30 @@ impl Default for AdamWConfig {
     }
 }
 
-/// One trainable tensor with its two moment estimates.
+/// Different settings for the parameters whose names start with `prefix` (e.g. a
+/// classifier trained alongside a model at a higher learning rate, as CITRIS trains its
+/// target classifier). The first matching group wins; other parameters use the base.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ParamGroup {
+    /// Variable-name prefix in the `VarStore`, e.g. `classifier.`.
+    pub prefix: String,
+    /// Multiplies the schedule's learning rate.
+    pub lr_scale: f64,
+    /// Decoupled weight decay of the group's matrices and kernels.
+    pub weight_decay: f64,
+}
+
+/// One trainable tensor with its two moment estimates and its group's settings.
 #[derive(Debug)]
 struct Slot {
     name: String,
     param: Tensor,
     m: Tensor,
     v: Tensor,
-    decay: bool,
+    lr_scale: f64,
+    /// 0 for biases and normalisation gains.
+    weight_decay: f64,
 }
 
 /// AdamW over every trainable variable of a [`VarStore`].
@@ -52,6 +68,11 @@ pub struct AdamW {
 
 impl AdamW {
     pub fn new(vs: &VarStore, config: AdamWConfig) -> Self {
+        Self::with_groups(vs, config, &[])
+    }
+
+    /// AdamW with per-group learning-rate scales and weight decays.
+    pub fn with_groups(vs: &VarStore, config: AdamWConfig, groups: &[ParamGroup]) -> Self {
         let mut named: Vec<(String, Tensor)> = vs
             .variables()
             .into_iter()
@@ -60,12 +81,17 @@ impl AdamW {
         named.sort_by(|a, b| a.0.cmp(&b.0));
         let slots = named
             .into_iter()
-            .map(|(name, param)| Slot {
-                m: param.zeros_like().detach(),
-                v: param.zeros_like().detach(),
-                decay: param.dim() > 1,
-                name,
-                param,
+            .map(|(name, param)| {
+                let group = groups.iter().find(|g| name.starts_with(&g.prefix));
+                let decay = group.map_or(config.weight_decay, |g| g.weight_decay);
+                Slot {
+                    m: param.zeros_like().detach(),
+                    v: param.zeros_like().detach(),
+                    lr_scale: group.map_or(1.0, |g| g.lr_scale),
+                    weight_decay: if param.dim() > 1 { decay } else { 0.0 },
+                    name,
+                    param,
+                }
             })
             .collect();
         Self {
@@ -106,7 +132,7 @@ impl AdamW {
         norm
     }
 
-    /// One AdamW update with learning rate `lr`:
+    /// One AdamW update with learning rate `lr` (times the slot's group scale):
     ///
     /// m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², θ ← θ − lr·m̂ / (√v̂ + ε) (bias-corrected
     /// moments), after θ ← (1 − lr·λ)θ for tensors that decay.
@@ -124,8 +150,9 @@ impl AdamW {
                 if !grad.defined() {
                     continue;
                 }
-                if slot.decay && c.weight_decay > 0.0 {
-                    let _ = slot.param.g_mul_scalar_(1.0 - lr * c.weight_decay);
+                let lr = lr * slot.lr_scale;
+                if slot.weight_decay > 0.0 {
+                    let _ = slot.param.g_mul_scalar_(1.0 - lr * slot.weight_decay);
                 }
                 let _ = slot.m.lerp_(&grad, 1.0 - c.beta1);
                 let _ = slot.v.g_mul_scalar_(c.beta2);
@@ -227,26 +254,13 @@ mod tests {
         assert!((s.lr(500) - 0.1).abs() < 1e-12);
     }
 
-    /// Our update equals PyTorch's AdamW formula written out in f64 for one parameter.
-    #[test]
-    fn matches_the_adamw_formula() {
-        let vs = nn::VarStore::new(Device::Cpu);
-        let w = vs
-            .root()
-            .var_copy("w", &Tensor::from_slice(&[1.0f32, -2.0]).view([1, 2]));
-        let config = AdamWConfig {
-            weight_decay: 0.1,
-            ..Default::default()
-        };
-        let mut opt = AdamW::new(&vs, config);
-        let (lr, mut p, mut m, mut v) = (0.01, [1.0f64, -2.0], [0.0; 2], [0.0; 2]);
-        for t in 1..=3 {
-            opt.zero_grad();
-            (&w * &w).sum(Kind::Float).backward(); // grad = 2w
-            opt.step(lr);
+    /// PyTorch's AdamW formula written out in f64 for a parameter with gradient 2θ.
+    fn adamw_by_hand(mut p: [f64; 2], lr: f64, decay: f64, steps: i32) -> [f64; 2] {
+        let (mut m, mut v) = ([0.0; 2], [0.0; 2]);
+        for t in 1..=steps {
             for i in 0..2 {
                 let g = 2.0 * p[i];
-                p[i] *= 1.0 - lr * 0.1;
+                p[i] *= 1.0 - lr * decay;
                 m[i] = 0.9 * m[i] + 0.1 * g;
                 v[i] = 0.999 * v[i] + 0.001 * g * g;
                 let mh = m[i] / (1.0 - 0.9f64.powi(t));
@@ -254,10 +268,41 @@ mod tests {
                 p[i] -= lr * mh / (vh.sqrt() + 1e-8);
             }
         }
-        for (i, expected) in p.iter().enumerate() {
+        p
+    }
+
+    fn assert_close(w: &Tensor, expected: [f64; 2]) {
+        for (i, expected) in expected.iter().enumerate() {
             let got = w.double_value(&[0, i as i64]);
             assert!((got - expected).abs() < 1e-6, "{got} vs {expected}");
         }
+    }
+
+    /// Our update equals PyTorch's AdamW formula, also per parameter group.
+    #[test]
+    fn matches_the_adamw_formula_per_group() {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let init = Tensor::from_slice(&[1.0f32, -2.0]).view([1, 2]);
+        let w = vs.root().var_copy("w", &init);
+        let c = vs.root().sub("classifier").var_copy("w", &init);
+        let config = AdamWConfig {
+            weight_decay: 0.1,
+            ..Default::default()
+        };
+        let group = ParamGroup {
+            prefix: "classifier.".into(),
+            lr_scale: 4.0,
+            weight_decay: 0.0,
+        };
+        let mut opt = AdamW::with_groups(&vs, config, &[group]);
+        let lr = 0.01;
+        for _ in 0..3 {
+            opt.zero_grad();
+            ((&w * &w).sum(Kind::Float) + (&c * &c).sum(Kind::Float)).backward();
+            opt.step(lr);
+        }
+        assert_close(&w, adamw_by_hand([1.0, -2.0], lr, 0.1, 3));
+        assert_close(&c, adamw_by_hand([1.0, -2.0], 4.0 * lr, 0.0, 3));
     }
 
     #[test]

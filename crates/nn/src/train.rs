@@ -15,7 +15,7 @@ use tch::Tensor;
 
 use crate::checkpoint;
 use crate::metrics::MetricsLog;
-use crate::optim::{AdamW, AdamWConfig, CosineSchedule};
+use crate::optim::{AdamW, AdamWConfig, CosineSchedule, ParamGroup};
 use crate::run_dir::RunDir;
 use crate::{NnError, Result};
 
@@ -34,6 +34,9 @@ pub struct TrainConfig {
     /// Global gradient-norm bound.
     pub clip_norm: f64,
     pub adamw: AdamWConfig,
+    /// Parameters trained with their own learning-rate scale and weight decay.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub param_groups: Vec<ParamGroup>,
     /// Steps between checkpoints (one is always written at the end).
     pub checkpoint_every: usize,
     /// Steps between rows of `metrics.csv` (each row averages its steps).
@@ -50,6 +53,7 @@ impl Default for TrainConfig {
             final_lr_ratio: 0.05,
             clip_norm: 5.0,
             adamw: AdamWConfig::default(),
+            param_groups: Vec::new(),
             checkpoint_every: 250,
             log_every: 10,
             seed: 0,
@@ -102,7 +106,7 @@ pub fn fit(
 ) -> Result<TrainReport> {
     let clock = Instant::now();
     crate::device::tune_allocator();
-    let mut optimizer = AdamW::new(vs, config.adamw);
+    let mut optimizer = AdamW::with_groups(vs, config.adamw, &config.param_groups);
     let start_step = match run.has_checkpoint() {
         true => checkpoint::load(&run.checkpoint_path(), vs, &mut optimizer)?,
         false => 0,
