@@ -1,0 +1,344 @@
+//! CITRIS-NF (`models/citris_nf/lightning_module.py`): an autoencoder trained first
+//! ([`crate::autoencoder`]), then frozen; a normalizing flow ([`crate::flow`]) maps its
+//! encodings to causal latents, trained with the transition prior's likelihood and the
+//! target classifier. Training the flow touches no image, so the second stage is cheap.
+//!
+//! Loss of a pair of encodings (e^t, e^{t+1}), each taken `samples` times with
+//! N(0, σ²) noise (a sample of the autoencoder's latent distribution):
+//! β_t1 · (−log p(f(e^{t+1}) | f(e^t), I^{t+1}) − log|det ∂f/∂e^{t+1}|) + loss_model +
+//! β_classifier · loss_z, the NLL averaged over the samples.
+
+use nn::batches::Batches;
+use nn::optim::AdamWConfig;
+use nn::run_dir::RunDir;
+use nn::train::{fit, Loss, Objective, Progress, TrainConfig, TrainReport};
+use serde::{Deserialize, Serialize};
+use tch::nn::VarStore;
+use tch::{Device, Kind, Tensor};
+
+use crate::autoencoder::{Autoencoder, AutoencoderConfig, AutoencoderObjective};
+use crate::classifier::TargetClassifier;
+use crate::data::{to_input, Sequence};
+use crate::flow::{Flow, FlowConfig};
+use crate::nets::NetConfig;
+use crate::prior::{PriorConfig, TransitionPrior};
+use crate::representation::Representation;
+use crate::training::{load_latest, RunConfig};
+use crate::{Error, Result};
+
+/// Folder of the autoencoder stage inside a CITRIS-NF run.
+pub const AUTOENCODER_DIR: &str = "autoencoder";
+
+/// CITRIS-NF's two stages (stored in a run's config).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NfConfig {
+    pub autoencoder: AutoencoderConfig,
+    /// Optimisation of the autoencoder stage.
+    pub autoencoder_train: TrainConfig,
+    pub flow: FlowConfig,
+    pub prior: PriorConfig,
+    /// Hidden units of the target classifier.
+    pub classifier_hidden: i64,
+    /// Weight of the prior's NLL.
+    pub beta_t1: f64,
+    /// Weight of the classifier's `loss_z`.
+    pub beta_classifier: f64,
+    /// Noisy copies of each encoding per step (the reference's `num_samples`).
+    pub samples: i64,
+}
+
+impl NfConfig {
+    /// The reference's settings for images and latents as in `net`, both stages trained
+    /// for `steps` steps (the autoencoder at lr 5e-4, no weight decay, clipped at 0.1).
+    pub fn for_net(net: &NetConfig, steps: usize) -> Self {
+        Self {
+            autoencoder: AutoencoderConfig {
+                net: net.clone(),
+                ..Default::default()
+            },
+            autoencoder_train: TrainConfig {
+                steps,
+                lr: 5e-4,
+                warmup: (steps / 20).clamp(1, 100),
+                final_lr_ratio: 0.05,
+                clip_norm: 0.1,
+                adamw: AdamWConfig {
+                    weight_decay: 0.0,
+                    ..Default::default()
+                },
+                param_groups: Vec::new(),
+                checkpoint_every: (steps / 4).max(100),
+                log_every: 10,
+                seed: 0,
+            },
+            flow: FlowConfig::default(),
+            prior: PriorConfig::default(),
+            classifier_hidden: 2 * net.width,
+            beta_t1: 1.0,
+            beta_classifier: 2.0,
+            samples: 8,
+        }
+    }
+
+    /// Checks the values a user can set; the message names the option and its value.
+    pub fn validate(&self) -> Result<()> {
+        self.autoencoder.validate()?;
+        self.prior.validate()?;
+        if self.samples < 1 || self.classifier_hidden < 1 {
+            return Err(Error::Invalid(format!(
+                "samples ({}) and classifier_hidden ({}) must be at least 1",
+                self.samples, self.classifier_hidden
+            )));
+        }
+        for (name, value) in [
+            ("beta_t1", self.beta_t1),
+            ("beta_classifier", self.beta_classifier),
+        ] {
+            if !value.is_finite() || value < 0.0 {
+                return Err(Error::Invalid(format!(
+                    "{name} must be a finite number ≥ 0 (got {value})"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The two stages with their weights (one `VarStore` each, so the autoencoder stays
+/// frozen while the flow trains).
+pub struct CitrisNf {
+    ae_vs: VarStore,
+    vs: VarStore,
+    parts: Parts,
+}
+
+/// The networks, apart from their `VarStore`s (so training can borrow both at once).
+struct Parts {
+    config: NfConfig,
+    autoencoder: Autoencoder,
+    flow: Flow,
+    prior: TransitionPrior,
+    classifier: TargetClassifier,
+}
+
+impl CitrisNf {
+    /// Fresh stages for `variables` intervention targets; `net` must equal the
+    /// autoencoder's network.
+    pub fn new(
+        net: &NetConfig,
+        variables: usize,
+        config: &NfConfig,
+        device: Device,
+    ) -> Result<Self> {
+        config.validate()?;
+        if &config.autoencoder.net != net {
+            return Err(Error::Invalid(
+                "the autoencoder's network must be the run's network".into(),
+            ));
+        }
+        let ae_vs = VarStore::new(device);
+        let autoencoder = Autoencoder::new(ae_vs.root(), &config.autoencoder)?;
+        let vs = VarStore::new(device);
+        let root = vs.root();
+        let flow = Flow::new(&root / "flow", net.latents, &config.flow)?;
+        let prior = TransitionPrior::new(&root / "prior", net.latents, variables, &config.prior)?;
+        let classifier = TargetClassifier::new(
+            &root / "classifier",
+            net.latents,
+            variables,
+            config.classifier_hidden,
+        )?;
+        Ok(Self {
+            ae_vs,
+            vs,
+            parts: Parts {
+                config: config.clone(),
+                autoencoder,
+                flow,
+                prior,
+                classifier,
+            },
+        })
+    }
+
+    /// Loads both stages' weights from `run` (final weights, else checkpoints).
+    pub fn load(&mut self, run: &RunDir) -> Result<()> {
+        load_latest(
+            &RunDir::create(run.root().join(AUTOENCODER_DIR))?,
+            &mut self.ae_vs,
+        )?;
+        load_latest(run, &mut self.vs)
+    }
+
+    pub fn prior(&self) -> &TransitionPrior {
+        &self.parts.prior
+    }
+
+    /// Encodings [N, L] (CPU) of `u8` frames by the frozen autoencoder.
+    fn encode_frames(&self, frames: &Tensor, batch: i64) -> Tensor {
+        let n = frames.size()[0];
+        let device = self.ae_vs.device();
+        let parts: Vec<Tensor> = tch::no_grad(|| {
+            (0..n)
+                .step_by(batch as usize)
+                .map(|start| {
+                    let x = to_input(&frames.narrow(0, start, batch.min(n - start)), device);
+                    self.parts
+                        .autoencoder
+                        .encode(&x, false)
+                        .to_device(Device::Cpu)
+                })
+                .collect()
+        });
+        Tensor::cat(&parts, 0)
+    }
+}
+
+impl Parts {
+    /// The loss of encodings `e_t`, `e_t1` [B, L] with targets [B, K].
+    fn loss(&self, e_t: &Tensor, e_t1: &Tensor, targets: &Tensor) -> Loss {
+        let (b, l, s) = (e_t.size()[0], e_t.size()[1], self.config.samples);
+        let noise = self.config.autoencoder.noise_level;
+        // [2, B, S, L] noisy copies, flowed in one batch.
+        let e = Tensor::stack(&[e_t, e_t1], 0)
+            .unsqueeze(2)
+            .expand([2, b, s, l], false);
+        let e = &e + e.randn_like() * noise;
+        let (z, log_det) = self.flow.forward(&e.reshape([2 * b * s, l]));
+        let z = z.view([2, b, s, l]);
+        let log_det_t1 = log_det
+            .view([2, b, s])
+            .get(1)
+            .mean_dim(1, false, Kind::Float);
+        let (z_t, z_t1) = (z.get(0), z.get(1));
+        let nll = (self.prior.nll(&z_t, &z_t1, targets) - &log_det_t1).mean(Kind::Float);
+        let flat = |z: &Tensor| z.reshape([b * s, l]);
+        let sample_targets = targets
+            .unsqueeze(1)
+            .expand([b, s, -1], false)
+            .reshape([b * s, -1]);
+        let assignment = self.prior.sample_assignment(b * s);
+        let (cls_model, cls_z) =
+            self.classifier
+                .losses(&flat(&z_t), &flat(&z_t1), &sample_targets, &assignment);
+        let total = &nll * self.config.beta_t1
+            + &cls_model
+            + &cls_z * self.config.beta_classifier
+            + self.prior.psi0_regularizer();
+        Loss {
+            total,
+            parts: vec![
+                ("nll", nll.detach()),
+                ("log_det", log_det_t1.mean(Kind::Float).detach()),
+                ("cls_model", cls_model.detach()),
+                ("cls_z", cls_z.detach()),
+            ],
+        }
+    }
+}
+
+impl Representation for CitrisNf {
+    fn encode(&self, images: &Tensor) -> Tensor {
+        let parts = &self.parts;
+        parts
+            .flow
+            .forward(&parts.autoencoder.encode(images, false))
+            .0
+    }
+
+    fn decode(&self, latents: &Tensor) -> Tensor {
+        let parts = &self.parts;
+        parts
+            .autoencoder
+            .decode(&parts.flow.inverse(latents), false)
+    }
+
+    fn assignment(&self) -> Option<Vec<usize>> {
+        Some(self.parts.prior.hard_assignment())
+    }
+
+    fn device(&self) -> Device {
+        self.vs.device()
+    }
+}
+
+/// Trains both stages of `model` for the run in `run` on `sequence` (whose targets are
+/// the run's): the autoencoder in `RUN/autoencoder` unless it has finished already,
+/// then the flow in `RUN`. Each stage resumes from its own checkpoint.
+pub fn train(
+    model: &mut CitrisNf,
+    run: &RunDir,
+    config: &RunConfig,
+    sequence: &Sequence,
+    progress: &Progress,
+) -> Result<TrainReport> {
+    let ae_run = RunDir::create(run.root().join(AUTOENCODER_DIR))?;
+    let batch = config.data.batch;
+    if ae_run.weights_path().is_file() {
+        nn::checkpoint::load_weights(&ae_run.weights_path(), &mut model.ae_vs)?;
+    } else {
+        let mut objective = AutoencoderObjective::new(
+            &model.parts.autoencoder,
+            &sequence.frames,
+            batch,
+            config.data.seed,
+        )?;
+        let ae_progress = Progress {
+            label: format!("{} (autoencoder)", progress.label),
+            visible: progress.visible,
+        };
+        fit(
+            &mut model.ae_vs,
+            &mut objective,
+            &ae_run,
+            &model.parts.config.autoencoder_train,
+            &ae_progress,
+        )?;
+    }
+    model.ae_vs.freeze();
+    let encodings = model.encode_frames(&sequence.frames, 256);
+    // ActNorm's data-dependent initialisation on the first encodings (a resumed run
+    // then loads its initialised values from the checkpoint).
+    let init = encodings
+        .narrow(0, 0, encodings.size()[0].min(1024))
+        .to_device(model.vs.device());
+    let _ = tch::no_grad(|| model.parts.flow.forward(&init));
+    let mut objective = FlowObjective {
+        parts: &model.parts,
+        device: model.vs.device(),
+        encodings: &encodings,
+        targets: &sequence.targets,
+        batches: Batches::new(sequence.targets.size()[0] as usize, batch, config.data.seed),
+    };
+    Ok(fit(
+        &mut model.vs,
+        &mut objective,
+        run,
+        &config.train,
+        progress,
+    )?)
+}
+
+/// Batches of encoding pairs for the flow stage.
+struct FlowObjective<'a> {
+    parts: &'a Parts,
+    device: Device,
+    encodings: &'a Tensor,
+    targets: &'a Tensor,
+    batches: Batches,
+}
+
+impl Objective for FlowObjective<'_> {
+    fn loss(&mut self, step: usize) -> Loss {
+        let index = self.batches.indices(step);
+        let device = self.device;
+        let e_t = self.encodings.index_select(0, &index).to_device(device);
+        let e_t1 = self
+            .encodings
+            .index_select(0, &(&index + 1))
+            .to_device(device);
+        let targets = self.targets.index_select(0, &index).to_device(device);
+        self.parts.loss(&e_t, &e_t1, &targets)
+    }
+}

@@ -1,0 +1,315 @@
+//! Runs: a model trained on a data set into a run directory (`config.toml`, checkpoints,
+//! `metrics.csv`, weights), resumable, and loaded back for evaluation and queries.
+
+use std::path::PathBuf;
+
+use nn::optim::{AdamWConfig, ParamGroup};
+use nn::run_dir::RunDir;
+use nn::train::{fit, Progress, TrainConfig, TrainReport};
+use serde::{Deserialize, Serialize};
+use tch::nn::VarStore;
+use tch::{Device, Tensor};
+
+use crate::data::{Sequence, TargetGroups, TrisData};
+use crate::nets::NetConfig;
+use crate::nf::{self, CitrisNf, NfConfig};
+use crate::representation::Representation;
+use crate::vae::{CitrisObjective, CitrisVae, CitrisVaeConfig, VaeKind};
+use crate::{Error, Result};
+
+/// The model families a run can train.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    /// CITRIS-VAE: VAE with the transition prior and the target classifier.
+    CitrisVae,
+    /// CITRIS-NF: a pretrained autoencoder, then a normalizing flow with the prior.
+    CitrisNf,
+    /// β-VAE on single frames, the baseline without a causal prior.
+    BetaVae,
+}
+
+impl ModelKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::CitrisVae => "citris-vae",
+            Self::CitrisNf => "citris-nf",
+            Self::BetaVae => "beta-vae",
+        }
+    }
+}
+
+/// The architecture and loss of a run's model.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelConfig {
+    /// CITRIS-VAE or the β-VAE (its `kind` says which).
+    Vae(CitrisVaeConfig),
+    /// CITRIS-NF with its autoencoder stage.
+    Nf(NfConfig),
+}
+
+/// Where the frames come from and how they are batched.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// A folder from `causalgen data causal3d|pong|boxes` (its `train` split is used).
+    pub folder: PathBuf,
+    /// Frame pairs per step.
+    pub batch: usize,
+    /// Seed of the batch order.
+    pub seed: u64,
+}
+
+/// Everything a run needs, written to its `config.toml`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    pub data: DataConfig,
+    /// The intervention targets the model learns (grouped from the training split).
+    pub targets: TargetGroups,
+    pub net: NetConfig,
+    pub model: ModelConfig,
+    /// Optimisation of the model (for CITRIS-NF: of the flow stage).
+    pub train: TrainConfig,
+}
+
+impl RunConfig {
+    /// The reference's settings for `kind` on `data`, with `steps` optimisation steps:
+    /// 32 latents for 64 × 64 frames, 16 for smaller ones; AdamW at lr 1e-3 without
+    /// weight decay, cosine decay to 5 % after a linear warm-up, gradients clipped at
+    /// 1.0; CITRIS' classifier at 4 × the learning rate with weight decay 1e-4.
+    pub fn for_data(kind: ModelKind, data: &TrisData, steps: usize) -> Result<Self> {
+        let train_split = data.sequence("train")?;
+        let targets = TargetGroups::from_targets(&train_split.targets);
+        if targets.is_empty() {
+            return Err(Error::Data {
+                path: data.dir().join("train.npz"),
+                message: "no variable is ever intervened on: CITRIS needs interventions".into(),
+            });
+        }
+        let [channels, size, _] = data.input_shape();
+        let net = NetConfig {
+            image_size: size,
+            channels,
+            width: 32,
+            latents: if size >= 64 { 32 } else { 16 },
+        };
+        net.validate()?;
+        let model = match kind {
+            ModelKind::CitrisVae => ModelConfig::Vae(CitrisVaeConfig::default()),
+            ModelKind::BetaVae => ModelConfig::Vae(CitrisVaeConfig {
+                kind: VaeKind::BetaVae,
+                ..Default::default()
+            }),
+            ModelKind::CitrisNf => ModelConfig::Nf(NfConfig::for_net(&net, steps)),
+        };
+        Ok(Self {
+            data: DataConfig {
+                folder: data.dir().to_path_buf(),
+                batch: 64,
+                seed: 0,
+            },
+            targets,
+            net,
+            model,
+            train: TrainConfig {
+                steps,
+                lr: 1e-3,
+                warmup: (steps / 20).clamp(1, 500),
+                final_lr_ratio: 0.05,
+                clip_norm: 1.0,
+                adamw: AdamWConfig {
+                    weight_decay: 0.0,
+                    ..Default::default()
+                },
+                param_groups: vec![ParamGroup {
+                    prefix: "classifier.".into(),
+                    lr_scale: 4.0,
+                    weight_decay: 1e-4,
+                }],
+                checkpoint_every: (steps / 4).max(100),
+                log_every: 10,
+                seed: 0,
+            },
+        })
+    }
+
+    /// Which model the run trains.
+    pub fn kind(&self) -> ModelKind {
+        match &self.model {
+            ModelConfig::Vae(vae) if vae.kind == VaeKind::BetaVae => ModelKind::BetaVae,
+            ModelConfig::Vae(_) => ModelKind::CitrisVae,
+            ModelConfig::Nf(_) => ModelKind::CitrisNf,
+        }
+    }
+
+    /// Checks the options a user can set; the message names the option.
+    pub fn validate(&self) -> Result<()> {
+        self.net.validate()?;
+        match &self.model {
+            ModelConfig::Vae(vae) => vae.validate()?,
+            ModelConfig::Nf(nf) => nf.validate()?,
+        }
+        if self.data.batch == 0 || self.train.steps == 0 {
+            return Err(Error::Invalid(
+                "batch size and steps must be at least 1".into(),
+            ));
+        }
+        if self.targets.is_empty() {
+            return Err(Error::Invalid("the run has no intervention targets".into()));
+        }
+        Ok(())
+    }
+}
+
+/// A trained (or training) model.
+pub struct TrainedRun {
+    pub config: RunConfig,
+    pub model: TrainedModel,
+}
+
+/// The model of a run with its weights.
+pub enum TrainedModel {
+    Vae { vs: VarStore, model: Box<CitrisVae> },
+    Nf(Box<CitrisNf>),
+}
+
+impl TrainedRun {
+    /// A freshly initialised model (seeded by `config.train.seed`).
+    pub fn new(config: &RunConfig, device: Device) -> Result<Self> {
+        config.validate()?;
+        tch::manual_seed(config.train.seed as i64);
+        let model = match &config.model {
+            ModelConfig::Vae(vae) => {
+                let vs = VarStore::new(device);
+                let model = CitrisVae::new(vs.root(), &config.net, config.targets.len(), vae)?;
+                TrainedModel::Vae {
+                    vs,
+                    model: Box::new(model),
+                }
+            }
+            ModelConfig::Nf(nf) => TrainedModel::Nf(Box::new(CitrisNf::new(
+                &config.net,
+                config.targets.len(),
+                nf,
+                device,
+            )?)),
+        };
+        Ok(Self {
+            config: config.clone(),
+            model,
+        })
+    }
+
+    /// Loads a run's final weights (or its latest checkpoint if training did not
+    /// finish) onto `device`.
+    pub fn load(run: &RunDir, device: Device) -> Result<Self> {
+        let config: RunConfig = run.read_config()?;
+        let mut trained = Self::new(&config, device)?;
+        match &mut trained.model {
+            TrainedModel::Vae { vs, .. } => load_latest(run, vs)?,
+            TrainedModel::Nf(model) => model.load(run)?,
+        }
+        Ok(trained)
+    }
+
+    /// The model behind the evaluation interface.
+    pub fn representation(&self) -> &dyn Representation {
+        match &self.model {
+            TrainedModel::Vae { model, .. } => model.as_ref(),
+            TrainedModel::Nf(model) => model.as_ref(),
+        }
+    }
+}
+
+/// Loads `run`'s final weights, or its checkpoint when training has not finished.
+pub(crate) fn load_latest(run: &RunDir, vs: &mut VarStore) -> Result<()> {
+    let weights = match run.weights_path().is_file() {
+        true => run.weights_path(),
+        false => run.checkpoint_path(),
+    };
+    nn::checkpoint::load_weights(&weights, vs)?;
+    Ok(())
+}
+
+/// Trains (or resumes) the run in `run` with `config`. A run directory that already has
+/// a configuration must have been made with the same one.
+pub fn train(
+    run: &RunDir,
+    config: &RunConfig,
+    device: Device,
+    progress: &Progress,
+) -> Result<(TrainedRun, TrainReport)> {
+    config.validate()?;
+    if run.config_path().is_file() {
+        let existing: RunConfig = run.read_config()?;
+        if &existing != config {
+            return Err(Error::Invalid(format!(
+                "{} was made with a different configuration; resume it with the same options \
+                 (see its config.toml) or choose a new run directory",
+                run.root().display()
+            )));
+        }
+    } else {
+        run.write_config(config)?;
+    }
+    let sequence = training_sequence(config)?;
+    let mut trained = TrainedRun::new(config, device)?;
+    let report = match &mut trained.model {
+        TrainedModel::Vae { vs, model } => {
+            let mut objective =
+                CitrisObjective::new(model, &sequence, config.data.batch, config.data.seed)?;
+            fit(vs, &mut objective, run, &config.train, progress)?
+        }
+        TrainedModel::Nf(model) => nf::train(model, run, config, &sequence, progress)?,
+    };
+    Ok((trained, report))
+}
+
+/// The training split with the run's targets, checked against the model's input.
+fn training_sequence(config: &RunConfig) -> Result<Sequence> {
+    let data = TrisData::open(&config.data.folder)?;
+    let [channels, size, width] = data.input_shape();
+    if (channels, size, width)
+        != (
+            config.net.channels,
+            config.net.image_size,
+            config.net.image_size,
+        )
+    {
+        return Err(Error::Invalid(format!(
+            "{} holds {channels}-channel {size} × {width} frames but the run's model takes \
+             {}-channel {} × {} images",
+            config.data.folder.display(),
+            config.net.channels,
+            config.net.image_size,
+            config.net.image_size
+        )));
+    }
+    let sequence = data.sequence("train")?;
+    Ok(Sequence {
+        targets: select_targets(&config.targets, &sequence.targets, &config.data.folder)?,
+        frames: sequence.frames,
+    })
+}
+
+/// `targets` [N, K] of a data set reduced to the run's target groups.
+pub fn select_targets(
+    groups: &TargetGroups,
+    targets: &Tensor,
+    folder: &std::path::Path,
+) -> Result<Tensor> {
+    let columns = targets.size()[1] as usize;
+    match groups.columns.iter().flatten().max() {
+        Some(&c) if c >= columns => Err(Error::Data {
+            path: folder.to_path_buf(),
+            message: format!(
+                "has {columns} intervention columns but the run was trained on a data set \
+                 with at least {}",
+                c + 1
+            ),
+        }),
+        _ => Ok(groups.select(targets)),
+    }
+}

@@ -1,0 +1,514 @@
+//! CITRIS-VAE (Lippe et al. 2022, `models/citris_vae/lightning_module.py`) and the
+//! β-VAE baseline, which share the encoder, the Gaussian posterior and the decoder.
+//!
+//! CITRIS-VAE encodes frames t and t+1 (in one batch, so BatchNorm sees both), decodes a
+//! sample of z^{t+1} and minimises
+//!
+//! β_t1 · w(step) · KL(q(z^{t+1} | x^{t+1}) ‖ p(z^{t+1} | z^t, I^{t+1}))
+//! + ‖x̂^{t+1} − x^{t+1}‖² + loss_model + β_classifier · loss_z,
+//!
+//! each term a mean over the batch, the squared error summed over channels and pixels.
+//! The prior ([`crate::prior`]) is conditioned on the posterior mean of frame t, as in
+//! the reference; the target classifier ([`crate::classifier`]) sees samples of both
+//! frames and a Gumbel-softmax sample of the assignment ψ. w rises from 0.1 to 1 over
+//! `kl_warmup` steps (a half cosine, the reference's `SineWarmupScheduler`).
+//!
+//! The β-VAE treats both frames of a pair as independent images: reconstruction plus
+//! β_t1 · w(step) · KL(q(z | x) ‖ N(0, I)), with neither prior network nor classifier.
+
+use nn::batches::Batches;
+use nn::train::{Loss, Objective};
+use serde::{Deserialize, Serialize};
+use tch::nn::Path;
+use tch::{Device, Kind, Tensor};
+
+use crate::classifier::TargetClassifier;
+use crate::data::Sequence;
+use crate::nets::{Decoder, Encoder, GaussianHead, NetConfig};
+use crate::prior::{gaussian_kl, PriorConfig, TransitionPrior};
+use crate::representation::Representation;
+use crate::{Error, Result};
+
+/// Which model [`CitrisVae`] is.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum VaeKind {
+    /// CITRIS-VAE: transition prior and target classifier.
+    Citris,
+    /// The β-VAE baseline: standard normal prior on single frames.
+    BetaVae,
+}
+
+/// The model's loss and architecture beyond the encoder/decoder pair (stored in a
+/// run's config). Defaults are the reference's for CITRIS-VAE; the paper uses 32
+/// latents for 64 × 64 images and 16 for Interventional Pong's 32 × 32 (set in
+/// [`NetConfig::latents`]).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CitrisVaeConfig {
+    pub kind: VaeKind,
+    /// Weight of the KL term (the reference's β_t1; the β of the β-VAE).
+    pub beta_t1: f64,
+    /// Weight of the classifier's `loss_z` (CITRIS only).
+    pub beta_classifier: f64,
+    /// Steps over which the KL weight rises from 0.1·β_t1 to β_t1 (0: none).
+    pub kl_warmup: usize,
+    /// Residual blocks per resolution level of the 64 × 64 decoder.
+    pub decoder_blocks: usize,
+    /// Hidden units of the target classifier (the reference's 2 · c_hid).
+    pub classifier_hidden: i64,
+    pub prior: PriorConfig,
+}
+
+impl Default for CitrisVaeConfig {
+    fn default() -> Self {
+        Self {
+            kind: VaeKind::Citris,
+            beta_t1: 1.0,
+            beta_classifier: 2.0,
+            kl_warmup: 0,
+            decoder_blocks: 1,
+            classifier_hidden: 64,
+            prior: PriorConfig::default(),
+        }
+    }
+}
+
+impl CitrisVaeConfig {
+    /// Checks the values a user can set; the message names the option and its value.
+    pub fn validate(&self) -> Result<()> {
+        for (name, value) in [
+            ("beta_t1", self.beta_t1),
+            ("beta_classifier", self.beta_classifier),
+        ] {
+            if !value.is_finite() || value < 0.0 {
+                return Err(Error::Invalid(format!(
+                    "{name} must be a finite number ≥ 0 (got {value})"
+                )));
+            }
+        }
+        if self.classifier_hidden < 1 {
+            return Err(Error::Invalid(format!(
+                "classifier_hidden must be at least 1 (got {})",
+                self.classifier_hidden
+            )));
+        }
+        self.prior.validate()
+    }
+
+    /// The KL weight's warm-up factor at `step`: 0.1 at step 0, rising as a half cosine
+    /// to 1 at `kl_warmup`, 1 afterwards.
+    pub fn kl_factor(&self, step: usize) -> f64 {
+        if step >= self.kl_warmup {
+            return 1.0;
+        }
+        let progress = step as f64 / self.kl_warmup as f64;
+        0.1 + 0.9 * 0.5 * (1.0 - (std::f64::consts::PI * progress).cos())
+    }
+}
+
+/// What CITRIS-VAE has beyond the β-VAE.
+#[derive(Debug)]
+struct CausalParts {
+    prior: TransitionPrior,
+    classifier: TargetClassifier,
+}
+
+/// CITRIS-VAE or the β-VAE baseline; the weights live in the `VarStore` of the path it
+/// was built on, the target classifier's under `classifier` (the reference trains them
+/// with their own learning rate).
+#[derive(Debug)]
+pub struct CitrisVae {
+    config: CitrisVaeConfig,
+    net: NetConfig,
+    variables: usize,
+    encoder: Encoder,
+    head: GaussianHead,
+    decoder: Decoder,
+    /// `Some` for [`VaeKind::Citris`].
+    causal: Option<CausalParts>,
+    device: Device,
+}
+
+impl CitrisVae {
+    /// The model for `net`'s images and latents and `variables` causal variables (the
+    /// width of the intervention targets; unused by the β-VAE).
+    pub fn new(p: Path, net: &NetConfig, variables: usize, cfg: &CitrisVaeConfig) -> Result<Self> {
+        cfg.validate()?;
+        let causal = match cfg.kind {
+            VaeKind::Citris => Some(CausalParts {
+                prior: TransitionPrior::new(&p / "prior", net.latents, variables, &cfg.prior)?,
+                classifier: TargetClassifier::new(
+                    &p / "classifier",
+                    net.latents,
+                    variables,
+                    cfg.classifier_hidden,
+                )?,
+            }),
+            VaeKind::BetaVae => None,
+        };
+        Ok(Self {
+            encoder: Encoder::new(&p / "encoder", net, 2 * net.latents)?,
+            head: GaussianHead::new(&p / "head", net)?,
+            decoder: Decoder::new(&p / "decoder", net, cfg.decoder_blocks)?,
+            config: cfg.clone(),
+            net: net.clone(),
+            variables,
+            causal,
+            device: p.device(),
+        })
+    }
+
+    pub fn config(&self) -> &CitrisVaeConfig {
+        &self.config
+    }
+
+    pub fn net(&self) -> &NetConfig {
+        &self.net
+    }
+
+    /// Where the weights live.
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
+    /// The transition prior (CITRIS only), e.g. for ψ's probabilities.
+    pub fn prior(&self) -> Option<&TransitionPrior> {
+        self.causal.as_ref().map(|c| &c.prior)
+    }
+
+    /// Each latent's group under argmax ψ (a variable index, or K for none); `None` for
+    /// the β-VAE, which has no assignment.
+    pub fn hard_assignment(&self) -> Option<Vec<usize>> {
+        self.prior().map(TransitionPrior::hard_assignment)
+    }
+
+    /// Posterior mean and log-std [B, L] of images [B, C, S, S] in [−1, 1].
+    fn posterior(&self, x: &Tensor, train: bool) -> (Tensor, Tensor) {
+        self.head.forward(&self.encoder.forward_t(x, train))
+    }
+
+    /// Posterior means [B, L] of images [B, C, S, S] in [−1, 1], with inference-mode
+    /// normalisation: the representation the evaluations use.
+    pub fn encode(&self, x: &Tensor) -> Tensor {
+        self.posterior(x, false).0
+    }
+
+    /// Images [B, C, S, S] in [−1, 1] decoded from latents [B, L] (inference mode).
+    pub fn decode(&self, z: &Tensor) -> Tensor {
+        self.decoder.forward_t(z, false)
+    }
+
+    /// ‖decode(z) − x‖² summed over channels and pixels, averaged over the batch.
+    fn reconstruction_error(&self, z: &Tensor, x: &Tensor) -> Tensor {
+        (self.decoder.forward_t(z, true) - x)
+            .square()
+            .sum_dim_intlist([1i64, 2, 3].as_slice(), false, Kind::Float)
+            .mean(Kind::Float)
+    }
+
+    /// The training loss of frame pairs `x_t`, `x_t1` [B, C, S, S] in [−1, 1] with
+    /// intervention targets `targets` [B, K] at training step `step` (for the KL
+    /// warm-up). Parts, unweighted means over the batch: `kl`, `rec`, and for CITRIS
+    /// `cls_model` and `cls_z`. Updates the classifier's running target marginals, so
+    /// call it once per training step.
+    pub fn loss(&self, x_t: &Tensor, x_t1: &Tensor, targets: &Tensor, step: usize) -> Loss {
+        let b = x_t.size()[0];
+        let (mean, log_std) = self.posterior(&Tensor::cat(&[x_t, x_t1], 0), true);
+        let z = &mean + mean.randn_like() * log_std.exp();
+        let kl_weight = self.config.beta_t1 * self.config.kl_factor(step);
+        match &self.causal {
+            Some(causal) => {
+                let (z_t, z_t1) = (z.narrow(0, 0, b), z.narrow(0, b, b));
+                let kl = causal
+                    .prior
+                    .kl(
+                        &mean.narrow(0, 0, b),
+                        &mean.narrow(0, b, b),
+                        &log_std.narrow(0, b, b),
+                        targets,
+                    )
+                    .mean(Kind::Float);
+                let rec = self.reconstruction_error(&z_t1, x_t1);
+                let assignment = causal.prior.sample_assignment(b);
+                let (cls_model, cls_z) =
+                    causal.classifier.losses(&z_t, &z_t1, targets, &assignment);
+                let total =
+                    &kl * kl_weight + &rec + &cls_model + &cls_z * self.config.beta_classifier;
+                Loss {
+                    total,
+                    parts: vec![
+                        ("kl", kl.detach()),
+                        ("rec", rec.detach()),
+                        ("cls_model", cls_model.detach()),
+                        ("cls_z", cls_z.detach()),
+                    ],
+                }
+            }
+            None => {
+                let zeros = mean.zeros_like();
+                let kl = gaussian_kl(&mean, &log_std, &zeros, &zeros)
+                    .sum_dim_intlist(-1, false, Kind::Float)
+                    .mean(Kind::Float);
+                let rec = self.reconstruction_error(&z, &Tensor::cat(&[x_t, x_t1], 0));
+                Loss {
+                    total: &kl * kl_weight + &rec,
+                    parts: vec![("kl", kl.detach()), ("rec", rec.detach())],
+                }
+            }
+        }
+    }
+}
+
+impl Representation for CitrisVae {
+    fn encode(&self, images: &Tensor) -> Tensor {
+        CitrisVae::encode(self, images)
+    }
+
+    fn decode(&self, latents: &Tensor) -> Tensor {
+        CitrisVae::decode(self, latents)
+    }
+
+    fn assignment(&self) -> Option<Vec<usize>> {
+        self.hard_assignment()
+    }
+
+    fn device(&self) -> Device {
+        self.device
+    }
+}
+
+/// Trains a [`CitrisVae`] on the frame pairs of a [`Sequence`]: step k's batch is batch
+/// k of an epoch-wise shuffle that depends only on (seed, k), so resumed runs see the
+/// same batches.
+pub struct CitrisObjective<'a> {
+    model: &'a CitrisVae,
+    sequence: &'a Sequence,
+    batches: Batches,
+}
+
+impl<'a> CitrisObjective<'a> {
+    /// Batches of `batch` pairs (at most all of them) from `sequence`, whose frames must
+    /// have the model's shape and whose targets its number of variables.
+    pub fn new(
+        model: &'a CitrisVae,
+        sequence: &'a Sequence,
+        batch: usize,
+        seed: u64,
+    ) -> Result<Self> {
+        let net = model.net();
+        let expected = [net.channels, net.image_size, net.image_size];
+        let shape = sequence.frames.size();
+        if sequence.frames.kind() != Kind::Uint8 || shape.len() != 4 || shape[1..] != expected {
+            return Err(Error::Invalid(format!(
+                "training frames are {:?} {shape:?}, but the model takes u8 frames \
+                 [N, {}, {}, {}]",
+                sequence.frames.kind(),
+                expected[0],
+                expected[1],
+                expected[2]
+            )));
+        }
+        let width = sequence.targets.size().get(1).copied().unwrap_or(0);
+        if model.causal.is_some() && width != model.variables as i64 {
+            return Err(Error::Invalid(format!(
+                "the intervention targets have {width} columns but the model was built for \
+                 {} causal variables",
+                model.variables
+            )));
+        }
+        if sequence.pairs() < 1 || batch == 0 {
+            return Err(Error::Invalid(format!(
+                "cannot draw batches of {batch} from {} frame pairs",
+                sequence.pairs()
+            )));
+        }
+        Ok(Self {
+            model,
+            sequence,
+            batches: Batches::new(sequence.pairs() as usize, batch, seed),
+        })
+    }
+}
+
+impl Objective for CitrisObjective<'_> {
+    fn loss(&mut self, step: usize) -> Loss {
+        let index = self.batches.indices(step);
+        let (x_t, x_t1, targets) = self.sequence.batch(&index, self.model.device());
+        self.model.loss(&x_t, &x_t1, &targets, step)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::to_input;
+    use nn::optim::{AdamW, AdamWConfig};
+    use nn::train::update;
+    use tch::nn::VarStore;
+
+    const K: usize = 3;
+
+    fn net() -> NetConfig {
+        NetConfig {
+            image_size: 32,
+            channels: 3,
+            width: 8,
+            latents: 8,
+        }
+    }
+
+    fn model(vs: &VarStore, kind: VaeKind) -> CitrisVae {
+        let cfg = CitrisVaeConfig {
+            kind,
+            classifier_hidden: 16,
+            ..Default::default()
+        };
+        CitrisVae::new(vs.root(), &net(), K, &cfg).unwrap()
+    }
+
+    /// 25 frames of a bright 8 × 8 square walking over a dark 32 × 32 image (its column
+    /// advancing every frame, its row every fourth), with arbitrary targets.
+    fn sequence() -> Sequence {
+        let frames = Tensor::full([25, 3, 32, 32], 20, (Kind::Uint8, Device::Cpu));
+        for i in 0..25 {
+            let (row, col) = (4 * ((i / 4) % 6), (5 * i) % 24);
+            let _ = frames.get(i).narrow(1, row, 8).narrow(2, col, 8).fill_(230);
+        }
+        let targets = Tensor::rand([24, K as i64], (Kind::Float, Device::Cpu))
+            .gt(0.5)
+            .to_kind(Kind::Float);
+        Sequence { frames, targets }
+    }
+
+    #[test]
+    fn loss_parts_are_finite_scalars_and_shapes_match() {
+        tch::manual_seed(0);
+        let data = sequence();
+        let index = Tensor::arange(4, (Kind::Int64, Device::Cpu));
+        let (x_t, x_t1, targets) = data.batch(&index, Device::Cpu);
+        for (kind, names) in [
+            (VaeKind::Citris, vec!["kl", "rec", "cls_model", "cls_z"]),
+            (VaeKind::BetaVae, vec!["kl", "rec"]),
+        ] {
+            let vs = VarStore::new(Device::Cpu);
+            let model = model(&vs, kind);
+            let loss = model.loss(&x_t, &x_t1, &targets, 0);
+            let got: Vec<&str> = loss.parts.iter().map(|(n, _)| *n).collect();
+            assert_eq!(got, names);
+            for (name, value) in loss.parts.iter().chain([&("total", loss.total)]) {
+                assert_eq!(value.size(), Vec::<i64>::new(), "{name} is a scalar");
+                assert!(value.double_value(&[]).is_finite(), "{name} is finite");
+            }
+            let z = model.encode(&x_t);
+            assert_eq!(z.size(), vec![4, 8]);
+            assert_eq!(model.decode(&z).size(), vec![4, 3, 32, 32]);
+            let assignment = model.hard_assignment();
+            assert_eq!(assignment.is_some(), kind == VaeKind::Citris);
+            assert!(assignment.is_none_or(|a| a.len() == 8 && a.iter().all(|&g| g <= K)));
+        }
+    }
+
+    /// The total is the documented combination of the (unweighted) parts.
+    #[test]
+    fn total_weights_the_parts() {
+        tch::manual_seed(1);
+        let data = sequence();
+        let (x_t, x_t1, targets) =
+            data.batch(&Tensor::arange(3, (Kind::Int64, Device::Cpu)), Device::Cpu);
+        let vs = VarStore::new(Device::Cpu);
+        let cfg = CitrisVaeConfig {
+            beta_t1: 3.0,
+            beta_classifier: 5.0,
+            kl_warmup: 10,
+            classifier_hidden: 16,
+            ..Default::default()
+        };
+        let model = CitrisVae::new(vs.root(), &net(), K, &cfg).unwrap();
+        let loss = model.loss(&x_t, &x_t1, &targets, 5);
+        let part = |i: usize| loss.parts[i].1.double_value(&[]);
+        let expected = 3.0 * cfg.kl_factor(5) * part(0) + part(1) + part(2) + 5.0 * part(3);
+        let total = loss.total.double_value(&[]);
+        assert!(
+            (total - expected).abs() < 1e-3 * expected.abs(),
+            "{total} vs {expected}"
+        );
+    }
+
+    #[test]
+    fn kl_warmup_is_a_half_cosine_from_a_tenth() {
+        let cfg = CitrisVaeConfig {
+            kl_warmup: 100,
+            ..Default::default()
+        };
+        assert!((cfg.kl_factor(0) - 0.1).abs() < 1e-12);
+        assert!((cfg.kl_factor(50) - 0.55).abs() < 1e-12);
+        assert_eq!(cfg.kl_factor(100), 1.0);
+        assert_eq!(CitrisVaeConfig::default().kl_factor(0), 1.0);
+    }
+
+    /// 30 steps on the walking square must cut the loss of a fixed batch (same noise)
+    /// at least in half; the squared error starts near the image's energy.
+    #[test]
+    fn training_reduces_the_loss() {
+        for kind in [VaeKind::Citris, VaeKind::BetaVae] {
+            tch::manual_seed(2);
+            let data = sequence();
+            let vs = VarStore::new(Device::Cpu);
+            let model = model(&vs, kind);
+            let index = Tensor::arange(8, (Kind::Int64, Device::Cpu));
+            let (x_t, x_t1, targets) = data.batch(&index, Device::Cpu);
+            let evaluate = || {
+                tch::manual_seed(7);
+                model.loss(&x_t, &x_t1, &targets, 0).total.double_value(&[])
+            };
+            let before = evaluate();
+            let mut objective = CitrisObjective::new(&model, &data, 8, 3).unwrap();
+            let adamw = AdamWConfig {
+                weight_decay: 0.0,
+                ..Default::default()
+            };
+            let mut optimizer = AdamW::new(&vs, adamw);
+            for step in 0..30 {
+                let loss = objective.loss(step);
+                update(&mut optimizer, &loss.total, 100.0, 3e-3);
+            }
+            let after = evaluate();
+            assert!(after < 0.5 * before, "{kind:?}: {before} → {after}");
+        }
+    }
+
+    #[test]
+    fn objective_rejects_mismatched_data_and_bad_options() {
+        let vs = VarStore::new(Device::Cpu);
+        let model = model(&vs, VaeKind::Citris);
+        let mut data = sequence();
+        data.targets = data.targets.narrow(1, 0, 2);
+        let err = CitrisObjective::new(&model, &data, 4, 0)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("2 columns") && err.contains("3 causal"),
+            "{err}"
+        );
+        let frames = to_input(&data.frames, Device::Cpu);
+        let wrong = Sequence {
+            frames,
+            targets: sequence().targets,
+        };
+        let err = CitrisObjective::new(&model, &wrong, 4, 0)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("u8"), "{err}");
+        let cfg = CitrisVaeConfig {
+            beta_t1: -1.0,
+            ..Default::default()
+        };
+        let err = CitrisVae::new(vs.root(), &net(), K, &cfg)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("beta_t1") && err.contains("-1"), "{err}");
+    }
+}

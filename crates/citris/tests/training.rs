@@ -1,0 +1,111 @@
+//! Runs end to end on a small generated data set: every model trains into a run
+//! directory, resumes, and loads back as a representation.
+
+use citris::data::TrisData;
+use citris::representation::encode_frames;
+use citris::training::{train, ModelKind, RunConfig, TrainedRun};
+use nn::run_dir::RunDir;
+use nn::train::Progress;
+use scenes::tris::boxes::Boxes;
+use scenes::tris::dataset::{write_dataset, DatasetOptions};
+use tch::Device;
+
+fn quiet() -> Progress {
+    Progress {
+        label: "test".into(),
+        visible: false,
+    }
+}
+
+fn small_config(kind: ModelKind, data: &TrisData, steps: usize) -> RunConfig {
+    let mut config = RunConfig::for_data(kind, data, steps).unwrap();
+    config.net.width = 8;
+    config.net.latents = 6;
+    config.data.batch = 16;
+    if let citris::training::ModelConfig::Nf(nf) = &mut config.model {
+        nf.autoencoder.net = config.net.clone();
+        nf.autoencoder_train.steps = steps;
+        nf.samples = 2;
+    }
+    config
+}
+
+#[test]
+fn every_model_trains_resumes_and_loads() {
+    let data_dir = tempfile::tempdir().unwrap();
+    write_dataset(&Boxes::new(), data_dir.path(), &DatasetOptions::new(120, 5)).unwrap();
+    let data = TrisData::open(data_dir.path()).unwrap();
+    let frames = data.independent("test_indep").unwrap().frames;
+    for kind in [
+        ModelKind::CitrisVae,
+        ModelKind::BetaVae,
+        ModelKind::CitrisNf,
+    ] {
+        let runs = tempfile::tempdir().unwrap();
+        let config = small_config(kind, &data, 12);
+        assert_eq!(config.kind(), kind);
+        let run = RunDir::create(runs.path().join(kind.name())).unwrap();
+        let (_, report) = train(&run, &config, Device::Cpu, &quiet()).unwrap();
+        assert_eq!(report.steps, 12, "{kind:?}");
+        assert!(
+            report.last.iter().all(|(_, v)| v.is_finite()),
+            "{kind:?}: {:?}",
+            report.last
+        );
+
+        // Longer: resumes from the finished run's checkpoint.
+        let mut longer = config.clone();
+        longer.train.steps = 16;
+        let other = RunDir::create(runs.path().join("other")).unwrap();
+        run_copy(&run, &other);
+        std::fs::write(other.config_path(), toml::to_string(&longer).unwrap()).unwrap();
+        let (_, report) = train(&other, &longer, Device::Cpu, &quiet()).unwrap();
+        assert_eq!(report.start_step, 12, "{kind:?} resumes");
+
+        let loaded = TrainedRun::load(&run, Device::Cpu).unwrap();
+        let z = encode_frames(loaded.representation(), &frames, 32);
+        assert_eq!(z.size(), vec![frames.size()[0], 6], "{kind:?}");
+        let assignment = loaded.representation().assignment();
+        assert_eq!(assignment.is_some(), kind != ModelKind::BetaVae, "{kind:?}");
+        if let Some(a) = assignment {
+            assert_eq!(a.len(), 6);
+            assert!(a.iter().all(|&g| g <= config.targets.len()));
+        }
+    }
+}
+
+#[test]
+fn a_run_directory_refuses_a_different_configuration() {
+    let data_dir = tempfile::tempdir().unwrap();
+    write_dataset(&Boxes::new(), data_dir.path(), &DatasetOptions::new(60, 1)).unwrap();
+    let data = TrisData::open(data_dir.path()).unwrap();
+    let runs = tempfile::tempdir().unwrap();
+    let run = RunDir::create(runs.path()).unwrap();
+    let config = small_config(ModelKind::BetaVae, &data, 2);
+    train(&run, &config, Device::Cpu, &quiet()).unwrap();
+    let mut changed = config.clone();
+    changed.net.latents = 4;
+    let message = train(&run, &changed, Device::Cpu, &quiet())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(message.contains("different configuration"), "{message}");
+}
+
+/// Copies a run's files (flat, plus the autoencoder stage) into another directory.
+fn run_copy(from: &RunDir, to: &RunDir) {
+    copy_dir(from.root(), to.root());
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
