@@ -3,6 +3,7 @@
 
 mod bench;
 mod bn;
+mod citris;
 mod data;
 mod demo;
 mod report;
@@ -24,8 +25,9 @@ struct Cli {
 enum Command {
     /// End-to-end demonstration on built-in defaults.
     Demo(demo::DemoArgs),
-    /// Train the fight-scene causal VAE into a run directory (resumable).
-    Train(vae::TrainArgs),
+    /// Train a model into a run directory (resumable): the fight-scene causal VAE by
+    /// default, or a CITRIS-family model on temporal intervened sequences.
+    Train(Box<TrainCommand>),
     /// Ask a trained run: condition (--evidence), intervene (--do), or counterfactual
     /// (--image/--index with --do); prints exact posteriors and writes an image grid.
     Query(vae::QueryArgs),
@@ -45,11 +47,30 @@ enum Command {
     Bench(bench::BenchCommand),
 }
 
+/// `causalgen train [--run ...]` trains the fight-scene causal VAE;
+/// `causalgen train citris-vae|citris-nf|beta-vae --data DIR --run RUN` a CITRIS model.
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct TrainCommand {
+    #[command(subcommand)]
+    model: Option<citris::CitrisModel>,
+    #[command(flatten)]
+    causal_vae: Option<vae::TrainArgs>,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),
-        Command::Train(args) => vae::train(&args),
+        Command::Train(cmd) => match &cmd.model {
+            Some(model) => citris::train(model),
+            None => match &cmd.causal_vae {
+                Some(args) => vae::train(args),
+                None => Err(anyhow::anyhow!(
+                    "pass --run RUN, or a model: citris-vae ..."
+                )),
+            },
+        },
         Command::Query(args) => vae::query(&args),
         Command::Eval(args) => vae::eval(&args),
         Command::Bn(cmd) => bn::run(cmd),

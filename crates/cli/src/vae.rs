@@ -553,7 +553,13 @@ fn read_image(path: &Path, size: i64) -> Result<Tensor> {
 #[derive(Args)]
 pub struct EvalArgs {
     /// A run directory from `causalgen train` (or `causalgen demo`).
-    run: PathBuf,
+    pub run: PathBuf,
+    /// CITRIS runs: the data set to evaluate on [default: the one the run trained on].
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// CITRIS runs: training steps of the correlation probe.
+    #[arg(long, default_value_t = 2000)]
+    pub probe_steps: usize,
     /// Generated images per query (at least 1000, for the distances).
     #[arg(long, default_value_t = 2000)]
     samples: usize,
@@ -567,15 +573,21 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = 10_000)]
     classifier_scenes: usize,
     #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Print the report as JSON (also written to RUN/eval.json).
+    pub seed: u64,
+    /// Print the report as JSON (also written to RUN/eval.json, RUN/eval/citris.json).
     #[arg(long)]
-    json: bool,
+    pub json: bool,
     #[command(flatten)]
-    compute: ComputeArgs,
+    pub compute: ComputeArgs,
 }
 
 pub fn eval(args: &EvalArgs) -> Result<()> {
+    if crate::citris::is_citris_run(&args.run) {
+        return crate::citris::eval(args);
+    }
+    if args.data.is_some() {
+        bail!("--data is for CITRIS runs; a causal-VAE run evaluates on rendered scenes");
+    }
     let device = args.compute.setup()?;
     let run = RunDir::open(&args.run)?;
     let trained = TrainedModel::load(&run, device)

@@ -44,9 +44,13 @@ enum Encoding {
     /// Targets are standardised with the training frames' statistics so every variable
     /// weighs alike in the shared loss; `std` ([c]) turns errors back into the
     /// variable's own units, so a multi-column variable's R² is that of the vector.
-    Continuous { std: Tensor },
+    Continuous {
+        std: Tensor,
+    },
     Angle,
-    Categorical { classes: i64 },
+    Categorical {
+        classes: i64,
+    },
 }
 
 impl Factor {
@@ -59,7 +63,8 @@ impl Factor {
         train: &Tensor,
         offset: i64,
     ) -> Result<Self> {
-        let invalid = |problem: String| Error::Invalid(format!("variable '{}': {problem}", variable.name));
+        let invalid =
+            |problem: String| Error::Invalid(format!("variable '{}': {problem}", variable.name));
         let d = latents.size()[1];
         if variable.latents.is_empty() {
             return Err(invalid("has no raw-latent columns to score".into()));
@@ -71,7 +76,8 @@ impl Factor {
             )));
         }
         let c = columns.len() as i64;
-        let values = latents.index_select(1, &Tensor::from_slice(&columns).to_device(latents.device()));
+        let values =
+            latents.index_select(1, &Tensor::from_slice(&columns).to_device(latents.device()));
         if !all(&values.isfinite()) {
             return Err(invalid("has non-finite ground-truth values".into()));
         }
@@ -84,7 +90,7 @@ impl Factor {
                 (Encoding::Continuous { std }, target, c)
             }
             VariableKind::Angle { min, max } => {
-                if !(max > min) {
+                if !(max - min).is_finite() || max <= min {
                     return Err(invalid(format!("angle range [{min}, {max}] is empty")));
                 }
                 let scale = 2.0 * PI / f64::from(max - min);
@@ -121,7 +127,7 @@ impl Factor {
                 let vectors = self.vectors(pred);
                 let cos = Tensor::cosine_similarity(&vectors, &unit_vectors(target), -1, 1e-8);
                 let norm = vectors.norm_scalaropt_dim(2, [-1], false);
-                let per_column = (1.0 - cos) + (2.0 - norm).square() * ANGLE_NORM_WEIGHT;
+                let per_column = (1.0 - cos) + (norm - 2.0).square() * ANGLE_NORM_WEIGHT;
                 row_sums(&per_column).mean(Kind::Float)
             }
             Encoding::Categorical { classes } => {
@@ -138,7 +144,10 @@ impl Factor {
     /// (mean, circular mean or mode of these frames). A factor that is constant on the
     /// frames leaves nothing to explain and scores 0.
     pub(crate) fn r2(&self, pred: &Tensor, target: &Tensor) -> f64 {
-        let residual = self.sq_distances(pred, target).sum(Kind::Double).double_value(&[]);
+        let residual = self
+            .sq_distances(pred, target)
+            .sum(Kind::Double)
+            .double_value(&[]);
         let baseline = self.constant_prediction(target);
         let total = self
             .sq_distances(&baseline, target)
@@ -167,7 +176,8 @@ impl Factor {
         let per_column = match &self.encoding {
             Encoding::Continuous { std } => ((pred - target) * std).square(),
             Encoding::Angle => {
-                let cos = Tensor::cosine_similarity(&self.vectors(pred), &unit_vectors(target), -1, 1e-8);
+                let cos =
+                    Tensor::cosine_similarity(&self.vectors(pred), &unit_vectors(target), -1, 1e-8);
                 (cos.clamp(-1.0, 1.0).acos() / PI).square()
             }
             Encoding::Categorical { .. } => self
@@ -225,7 +235,8 @@ impl Factor {
         let Encoding::Categorical { classes } = self.encoding else {
             unreachable!("only categorical factors have classes")
         };
-        pred.reshape([-1, self.columns(), classes]).argmax(-1, false)
+        pred.reshape([-1, self.columns(), classes])
+            .argmax(-1, false)
     }
 }
 
@@ -266,7 +277,10 @@ mod tests {
     fn continuous_r2_is_that_of_the_vector_in_its_own_units() {
         // Two columns with very different spreads: R² weighs errors in raw units.
         let raw = Tensor::from_slice(&[0f32, 0., 1., 10., 2., 20., 3., 30.]).view([4, 2]);
-        let kind = VariableKind::Continuous { min: 0.0, max: 30.0 };
+        let kind = VariableKind::Continuous {
+            min: 0.0,
+            max: 30.0,
+        };
         let f = Factor::new(&variable(kind, vec![0, 1]), &raw, &all_rows(4), 0).unwrap();
         // Predict column 0 perfectly and column 1 off by 5 units everywhere.
         let std = Tensor::from_slice(&[1.118_034f32, 11.180_34]); // population stds
@@ -280,7 +294,10 @@ mod tests {
     fn angles_are_scored_by_arc_length_around_the_circular_mean() {
         // Angles in degrees [0, 360): 350° and 10° straddle the wrap-around.
         let raw = Tensor::from_slice(&[350f32, 10.]).view([2, 1]);
-        let kind = VariableKind::Angle { min: 0.0, max: 360.0 };
+        let kind = VariableKind::Angle {
+            min: 0.0,
+            max: 360.0,
+        };
         let f = Factor::new(&variable(kind, vec![0]), &raw, &all_rows(2), 0).unwrap();
         // The circular mean is 0°, 10° from each: the constant guess scores (10/180)² each.
         // A prediction a right angle off (any length) is at arc 90° = 0.5 normalised.
@@ -290,13 +307,14 @@ mod tests {
         };
         let pred = Tensor::from_slice(&[off(80.0), off(100.0)].concat()).view([2, 2]);
         let expected = 1.0 - 2.0 * 0.25 / (2.0 * (10.0f64 / 180.0).powi(2));
-        assert!(close(f.r2(&pred, &f.target), expected), "{}", f.r2(&pred, &f.target));
+        let r2 = f.r2(&pred, &f.target);
+        assert!((r2 / expected - 1.0).abs() < 1e-5, "{r2} vs {expected}");
         let exact = Tensor::from_slice(&[off(350.0), off(10.0)].concat()).view([2, 2]);
         // (Single-precision acos near 1 leaves an arc of ~1e-4.)
         assert!((f.r2(&exact, &f.target) - 1.0).abs() < 1e-4);
         // A unit vector along the truth: cosine term 0, norm term 0.1·(2 − 1)².
-        let along = unit.repeat([2, 1]);
         let unit = Tensor::from_slice(&[0.0f32, 1.0]).unsqueeze(0); // θ = 0 as (sin, cos)
+        let along = unit.repeat([2, 1]);
         let target = Tensor::zeros([2, 1], (Kind::Float, tch::Device::Cpu));
         assert!(close(f.loss(&along, &target).double_value(&[]), 0.1));
     }
@@ -322,10 +340,17 @@ mod tests {
         let raw = Tensor::from_slice(&[0f32, 0.5, 3.0]).view([3, 1]);
         let rows = all_rows(3);
         let categorical = variable(VariableKind::Categorical { classes: 3 }, vec![0]);
-        let err = Factor::new(&categorical, &raw, &rows, 0).unwrap_err().to_string();
-        assert!(err.contains("'v'") && err.contains("class indices"), "{err}");
+        let err = Factor::new(&categorical, &raw, &rows, 0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("'v'") && err.contains("class indices"),
+            "{err}"
+        );
         let outside = variable(VariableKind::Continuous { min: 0.0, max: 1.0 }, vec![1]);
-        let err = Factor::new(&outside, &raw, &rows, 0).unwrap_err().to_string();
+        let err = Factor::new(&outside, &raw, &rows, 0)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("column 1"), "{err}");
         let empty = variable(VariableKind::Angle { min: 1.0, max: 1.0 }, vec![0]);
         assert!(Factor::new(&empty, &raw, &rows, 0).is_err());

@@ -74,7 +74,9 @@ mod tests {
 
     #[test]
     fn monotone_transforms_rank_perfectly() {
-        let x: Vec<f64> = (0..50).map(|i| (i as f64 * 0.37).sin() * 3.0 + i as f64 * 0.1).collect();
+        let x: Vec<f64> = (0..50)
+            .map(|i| (i as f64 * 0.37).sin() * 3.0 + i as f64 * 0.1)
+            .collect();
         let up: Vec<f64> = x.iter().map(|v| v.powi(3) + v.exp()).collect();
         let down: Vec<f64> = x.iter().map(|v| -(2.0 * v).exp()).collect();
         assert!((spearman(&x, &up) - 1.0).abs() < 1e-12);

@@ -1,0 +1,175 @@
+//! `causalgen eval RUN` for CITRIS-family runs: every evaluation of the paper on a data
+//! set, written into `RUN/eval/` (CSV, heat maps, `citris.json`).
+
+use std::path::PathBuf;
+
+use nn::run_dir::{write_atomically, RunDir};
+use scenes::tris::CausalVariable;
+use serde::Serialize;
+use tch::Device;
+
+use crate::data::TrisData;
+use crate::representation::encode_frames;
+use crate::training::TrainedRun;
+use crate::Result;
+
+use super::correlation::{
+    assign_by_r2, correlation_report, per_latent_r2, CorrelationOptions, CorrelationReport,
+};
+
+/// What to evaluate on and how hard to train the probes.
+#[derive(Clone, Debug)]
+pub struct EvalOptions {
+    /// The independent split whose frames the correlation metrics use.
+    pub split: String,
+    pub correlation: CorrelationOptions,
+}
+
+impl EvalOptions {
+    pub fn new(device: Device) -> Self {
+        Self {
+            split: "test_indep".into(),
+            correlation: CorrelationOptions {
+                device,
+                ..Default::default()
+            },
+        }
+    }
+}
+
+/// Everything `evaluate` measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct EvalReport {
+    pub model: String,
+    pub data: PathBuf,
+    pub split: String,
+    pub frames: i64,
+    /// Variables scored (the run's targets that have ground-truth latents).
+    pub variables: Vec<String>,
+    /// Targets without ground truth in the files (not scored).
+    pub unscored: Vec<String>,
+    /// Per latent, the variable group it is assigned to (`none` for ψ₀); the β-VAE's
+    /// is by maximal R², as the paper's baseline.
+    pub assignment: Vec<String>,
+    pub correlation: CorrelationReport,
+}
+
+impl EvalReport {
+    /// Plain-text summary: headline numbers and both matrices.
+    pub fn summary(&self) -> String {
+        let c = &self.correlation;
+        let mut out = format!(
+            "{} on {} ({} frames of {})\n\
+             R²       diag {:.3}  sep {:.3}\n\
+             Spearman diag {:.3}  sep {:.3}\n",
+            self.model,
+            self.data.display(),
+            self.frames,
+            self.split,
+            c.r2_diag,
+            c.r2_sep,
+            c.spearman_diag,
+            c.spearman_sep
+        );
+        for (title, matrix) in [("R²", &c.r2), ("Spearman", &c.spearman)] {
+            out.push_str(&format!(
+                "\n{title} (rows: latent groups, columns: variables)\n"
+            ));
+            out.push_str(&format!("{:>14}", ""));
+            for v in &c.variables {
+                out.push_str(&format!(" {:>10}", truncate(v, 10)));
+            }
+            out.push('\n');
+            for (group, row) in c.groups.iter().zip(&matrix.0) {
+                out.push_str(&format!("{:>14}", truncate(group, 14)));
+                for value in row {
+                    out.push_str(&format!(" {value:>10.3}"));
+                }
+                out.push('\n');
+            }
+        }
+        if !self.unscored.is_empty() {
+            out.push_str(&format!(
+                "\nnot scored (no ground truth in the files): {}\n",
+                self.unscored.join(", ")
+            ));
+        }
+        out
+    }
+}
+
+fn truncate(text: &str, width: usize) -> String {
+    text.chars().take(width).collect()
+}
+
+/// Evaluates `trained` (the run in `run`) on `data`, writing `RUN/eval/`.
+pub fn evaluate(
+    run: &RunDir,
+    trained: &TrainedRun,
+    data: &TrisData,
+    options: &EvalOptions,
+) -> Result<EvalReport> {
+    let targets = &trained.config.targets;
+    let indep = data.independent(&options.split)?;
+    let all_variables = targets.variables(data.variables());
+    let d = indep.latents.size()[1] as usize;
+    // Targets whose ground truth the files hold; the others' latents count as "none".
+    let scored: Vec<usize> = (0..all_variables.len())
+        .filter(|&k| {
+            let latents = &all_variables[k].latents;
+            !latents.is_empty() && latents.iter().all(|&c| c < d)
+        })
+        .collect();
+    let variables: Vec<CausalVariable> = scored.iter().map(|&k| all_variables[k].clone()).collect();
+    let model = trained.representation();
+    let z = encode_frames(model, &indep.frames, 256);
+    let assignment = match model.assignment() {
+        Some(groups) => groups
+            .iter()
+            .map(|&g| scored.iter().position(|&k| k == g).unwrap_or(scored.len()))
+            .collect(),
+        None => assign_by_r2(&per_latent_r2(
+            &z,
+            &indep.latents,
+            &variables,
+            &options.correlation,
+        )?),
+    };
+    let correlation = correlation_report(
+        &z,
+        &assignment,
+        &indep.latents,
+        &variables,
+        &options.correlation,
+    )?;
+    let dir = run.root().join("eval/correlation");
+    std::fs::create_dir_all(&dir).map_err(|e| crate::Error::Data {
+        path: dir.clone(),
+        message: format!("cannot create the folder: {e}"),
+    })?;
+    correlation.write_csv(&dir)?;
+    correlation.write_heatmaps(&dir)?;
+    let report = EvalReport {
+        model: trained.config.kind().name().into(),
+        data: data.dir().to_path_buf(),
+        split: options.split.clone(),
+        frames: indep.frames.size()[0],
+        variables: variables.iter().map(|v| v.name.clone()).collect(),
+        unscored: (0..all_variables.len())
+            .filter(|k| !scored.contains(k))
+            .map(|k| all_variables[k].name.clone())
+            .collect(),
+        assignment: assignment
+            .iter()
+            .map(|&g| correlation.groups[g].clone())
+            .collect(),
+        correlation,
+    };
+    let mut json = serde_json::to_vec_pretty(&report).map_err(|e| crate::Error::Data {
+        path: run.root().join("eval/citris.json"),
+        message: format!("cannot encode the report: {e}"),
+    })?;
+    json.push(b'\n');
+    write_atomically(&run.file("eval/citris.json")?, &json)?;
+    Ok(report)
+}

@@ -1,0 +1,196 @@
+//! `causalgen train citris-vae|citris-nf|beta-vae`: causal representation learning from
+//! temporal intervened sequences, and the CITRIS side of `eval` and `query`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use citris::data::TrisData;
+use citris::eval::evaluate::{evaluate, EvalOptions};
+use citris::training::{ModelConfig, ModelKind, RunConfig, TrainedRun};
+use clap::{Args, Subcommand};
+use nn::run_dir::RunDir;
+use nn::train::Progress;
+
+use crate::vae::{ComputeArgs, EvalArgs};
+
+/// The CITRIS-family models `causalgen train` knows besides the fight-scene causal VAE.
+#[derive(Subcommand)]
+pub enum CitrisModel {
+    /// CITRIS-VAE: a VAE whose latents follow a transition prior conditioned on the
+    /// intervention targets, with a learned assignment of latents to causal variables.
+    CitrisVae(CitrisTrainArgs),
+    /// CITRIS-NF: an autoencoder, then a normalizing flow on its latents trained with
+    /// the transition prior (both stages in one run directory).
+    CitrisNf(CitrisTrainArgs),
+    /// β-VAE on single frames: the baseline without a causal prior.
+    BetaVae(CitrisTrainArgs),
+}
+
+#[derive(Args)]
+pub struct CitrisTrainArgs {
+    /// A data set from `causalgen data causal3d|pong|boxes` (its train split is used).
+    #[arg(long)]
+    data: PathBuf,
+    /// Run directory (config.toml, checkpoints, metrics.csv).
+    #[arg(long)]
+    run: PathBuf,
+    /// Continue the run in --run from its last checkpoint, with its own config.toml.
+    #[arg(long)]
+    resume: bool,
+    /// Optimisation steps (for CITRIS-NF: of each stage).
+    #[arg(long, default_value_t = 5000)]
+    steps: usize,
+    /// Frame pairs per step.
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// Latent dimensions [default: 32 for 64 × 64 frames, 16 for smaller ones].
+    #[arg(long)]
+    latents: Option<i64>,
+    /// Channels of the first convolution.
+    #[arg(long, default_value_t = 32)]
+    width: i64,
+    /// Peak learning rate [default: 1e-3].
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Weight of the KL term (CITRIS-VAE's β_t1; the β of the β-VAE; CITRIS-NF's NLL).
+    #[arg(long, default_value_t = 1.0)]
+    beta: f64,
+    /// Steps of KL warm-up (VAEs).
+    #[arg(long, default_value_t = 0)]
+    kl_warmup: usize,
+    /// λ: pushes latents that explain no variable to ψ₀ (0 turns it off).
+    #[arg(long, default_value_t = 0.0)]
+    lambda: f64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[command(flatten)]
+    compute: ComputeArgs,
+}
+
+impl CitrisTrainArgs {
+    fn config(&self, kind: ModelKind, data: &TrisData) -> Result<RunConfig> {
+        let mut config = RunConfig::for_data(kind, data, self.steps)?;
+        config.net.width = self.width;
+        if let Some(latents) = self.latents {
+            config.net.latents = latents;
+        }
+        config.data.batch = self.batch;
+        config.data.seed = self.seed;
+        config.train.seed = self.seed;
+        if let Some(lr) = self.lr {
+            config.train.lr = lr;
+        }
+        match &mut config.model {
+            ModelConfig::Vae(vae) => {
+                vae.beta_t1 = self.beta;
+                vae.kl_warmup = self.kl_warmup;
+                vae.prior.lambda_reg = self.lambda;
+            }
+            ModelConfig::Nf(nf) => {
+                nf.autoencoder.net = config.net.clone();
+                nf.autoencoder_train.seed = self.seed;
+                nf.classifier_hidden = 2 * self.width;
+                nf.beta_t1 = self.beta;
+                nf.prior.lambda_reg = self.lambda;
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// `causalgen train <citris model>`.
+pub fn train(model: &CitrisModel) -> Result<()> {
+    let (kind, args) = match model {
+        CitrisModel::CitrisVae(args) => (ModelKind::CitrisVae, args),
+        CitrisModel::CitrisNf(args) => (ModelKind::CitrisNf, args),
+        CitrisModel::BetaVae(args) => (ModelKind::BetaVae, args),
+    };
+    let device = args.compute.setup()?;
+    let run = RunDir::create(&args.run)?;
+    let config = if args.resume {
+        RunDir::open(&args.run)?.read_config::<RunConfig>()?
+    } else {
+        if run.config_path().is_file() {
+            bail!(
+                "{} already holds a run; pass --resume to continue it, or choose a new --run",
+                args.run.display()
+            );
+        }
+        let data = TrisData::open(&args.data)?;
+        args.config(kind, &data)?
+    };
+    if config.kind() != kind {
+        bail!(
+            "{} holds a {} run, not {}",
+            args.run.display(),
+            config.kind().name(),
+            kind.name()
+        );
+    }
+    let progress = Progress {
+        label: kind.name().into(),
+        visible: true,
+    };
+    let (_, report) = citris::training::train(&run, &config, device, &progress)
+        .with_context(|| format!("training {}", run.root().display()))?;
+    let resumed = match report.start_step {
+        0 => String::new(),
+        s => format!(" (resumed at step {s})"),
+    };
+    let last: Vec<String> = report
+        .last
+        .iter()
+        .map(|(n, v)| format!("{n} {v:.4}"))
+        .collect();
+    eprintln!(
+        "trained {} {} steps in {:.1} s{resumed}: {}",
+        kind.name(),
+        report.steps,
+        report.seconds,
+        last.join(", ")
+    );
+    eprintln!(
+        "next: causalgen eval {} --data {}",
+        run.root().display(),
+        config.data.folder.display()
+    );
+    Ok(())
+}
+
+/// Whether `run` holds a CITRIS-family run (its config names intervention targets).
+pub fn is_citris_run(run: &Path) -> bool {
+    std::fs::read_to_string(run.join("config.toml"))
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .is_some_and(|table| table.contains_key("targets"))
+}
+
+/// Loads a CITRIS-family run.
+pub fn load_run(run: &Path, compute: &ComputeArgs) -> Result<(RunDir, TrainedRun)> {
+    let device = compute.setup()?;
+    let run = RunDir::open(run)?;
+    let trained = TrainedRun::load(&run, device)
+        .with_context(|| format!("loading {}", run.root().display()))?;
+    Ok((run, trained))
+}
+
+/// `causalgen eval RUN` for a CITRIS-family run.
+pub fn eval(args: &EvalArgs) -> Result<()> {
+    let (run, trained) = load_run(&args.run, &args.compute)?;
+    let folder = args.data.as_ref().unwrap_or(&trained.config.data.folder);
+    let data = TrisData::open(folder)?;
+    let mut options = EvalOptions::new(trained.representation().device());
+    options.correlation.steps = args.probe_steps;
+    options.correlation.seed = args.seed;
+    let report = evaluate(&run, &trained, &data, &options)
+        .with_context(|| format!("evaluating {}", run.root().display()))?;
+    match args.json {
+        true => println!("{}", serde_json::to_string_pretty(&report)?),
+        false => println!("{}", report.summary()),
+    }
+    eprintln!(
+        "wrote {} (and the matrices as CSV and PNG beside it)",
+        run.root().join("eval/citris.json").display()
+    );
+    Ok(())
+}
