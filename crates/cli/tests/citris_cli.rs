@@ -89,3 +89,35 @@ fn mistakes_are_named() {
     let message = fails(&["train", "citris-vae", "--run", &run]);
     assert!(message.contains("--data"), "{message}");
 }
+
+#[test]
+fn bench_citris_prints_a_table_row_per_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().display().to_string();
+    let stdout = succeeds(&[
+        "bench",
+        "citris",
+        "--datasets",
+        "boxes",
+        "--models",
+        "citris-vae,beta-vae",
+        "-n",
+        "120",
+        "--steps",
+        "3",
+        "--batch",
+        "8",
+        "--probe-steps",
+        "10",
+        "--out",
+        &out,
+        "--threads",
+        "1",
+    ])
+    .stdout;
+    let table = String::from_utf8(stdout).unwrap();
+    assert!(table.contains("| data | model | steps |"), "{table}");
+    assert!(table.contains("| boxes | citris-vae | 3 |"), "{table}");
+    assert!(table.contains("| boxes | beta-vae | 3 |"), "{table}");
+    assert!(dir.path().join("boxes-beta-vae/eval/citris.json").is_file());
+}

@@ -3,9 +3,11 @@
 //!
 //! - `bench bn` ([`bn`]): exact inference on bnlearn networks;
 //! - `bench data` ([`data`]): the dataset generators;
-//! - `bench train` ([`train`]): training steps of the causal VAE.
+//! - `bench train` ([`train`]): training steps of the causal VAE;
+//! - `bench citris` ([`citris`]): CITRIS models' metrics at a CPU-sized budget.
 
 mod bn;
+mod citris;
 mod data;
 mod train;
 
@@ -43,6 +45,9 @@ pub enum BenchCommand {
     /// Training steps of the causal VAE (loss, backward, gradient clipping, AdamW) on a
     /// fixed random batch: ms/step, images/s and GFLOP/s.
     Train(train::TrainArgs),
+    /// CITRIS-VAE, CITRIS-NF and the β-VAE on generated Pong and Causal3D data: training
+    /// time and correlation metrics (R² / Spearman, diag / sep) as a markdown table.
+    Citris(Box<citris::CitrisBenchArgs>),
 }
 
 pub fn run(cmd: BenchCommand) -> Result<()> {
@@ -55,5 +60,6 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         } => bn::bench_bn(&spec, &data_dirs, repeats, json),
         BenchCommand::Data { n, seed } => data::bench_data(n, seed),
         BenchCommand::Train(args) => train::bench_train(&args),
+        BenchCommand::Citris(args) => citris::bench_citris(&args),
     }
 }

@@ -1,0 +1,150 @@
+//! `causalgen bench citris`: how far each CITRIS-family model gets on each data set in a
+//! CPU-sized budget: wall-clock to train, then the correlation metrics (R², Spearman;
+//! diag and sep) of `causalgen eval`, as a markdown table.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use citris::data::TrisData;
+use citris::eval::evaluate::{evaluate, EvalOptions};
+use citris::training::{train, ModelKind, RunConfig};
+use clap::{Args, ValueEnum};
+use nn::run_dir::RunDir;
+use nn::train::Progress;
+use scenes::tris::boxes::Boxes;
+use scenes::tris::causal3d::Causal3d;
+use scenes::tris::dataset::{write_dataset, DatasetOptions};
+use scenes::tris::pong::Pong;
+use scenes::tris::TemporalProcess;
+
+use crate::vae::ComputeArgs;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Dataset {
+    Pong,
+    Causal3d,
+    Boxes,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Model {
+    CitrisVae,
+    CitrisNf,
+    BetaVae,
+}
+
+#[derive(Args)]
+pub struct CitrisBenchArgs {
+    /// Data sets to generate and learn.
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["pong", "causal3d"])]
+    datasets: Vec<Dataset>,
+    /// Models to train on each.
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["citris-vae", "citris-nf", "beta-vae"])]
+    models: Vec<Model>,
+    /// Training frames generated per data set.
+    #[arg(short = 'n', long, default_value_t = 20_000)]
+    frames: usize,
+    /// Optimisation steps per model (CITRIS-NF: per stage).
+    #[arg(long, default_value_t = 3000)]
+    steps: usize,
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// KL / NLL weight (β_t1).
+    #[arg(long, default_value_t = 1.0)]
+    beta: f64,
+    /// Training steps of the correlation probe.
+    #[arg(long, default_value_t = 2000)]
+    probe_steps: usize,
+    /// Keep data sets and runs here [default: a temporary folder].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[command(flatten)]
+    compute: ComputeArgs,
+}
+
+/// Generates each data set, trains each model on it, evaluates, prints the table.
+pub(super) fn bench_citris(args: &CitrisBenchArgs) -> Result<()> {
+    let device = args.compute.setup()?;
+    let scratch = tempfile::tempdir()?;
+    let root = args
+        .out
+        .clone()
+        .unwrap_or_else(|| scratch.path().to_path_buf());
+    let mut rows = Vec::new();
+    for &dataset in &args.datasets {
+        let process: Box<dyn TemporalProcess> = match dataset {
+            Dataset::Pong => Box::new(Pong::new()),
+            Dataset::Boxes => Box::new(Boxes::new()),
+            Dataset::Causal3d => Box::new(Causal3d::new(&["teapot"])?),
+        };
+        let folder = root.join(process.name());
+        if !folder.join(citris::data::MANIFEST_FILE).is_file() {
+            eprintln!("generating {} ({} frames)", process.name(), args.frames);
+            write_dataset(
+                process.as_ref(),
+                &folder,
+                &DatasetOptions::new(args.frames, args.seed),
+            )?;
+        }
+        let data = TrisData::open(&folder)?;
+        for &model in &args.models {
+            let kind = match model {
+                Model::CitrisVae => ModelKind::CitrisVae,
+                Model::CitrisNf => ModelKind::CitrisNf,
+                Model::BetaVae => ModelKind::BetaVae,
+            };
+            let mut config = RunConfig::for_data(kind, &data, args.steps)?;
+            config.data.batch = args.batch;
+            config.data.seed = args.seed;
+            config.train.seed = args.seed;
+            match &mut config.model {
+                citris::training::ModelConfig::Vae(vae) => vae.beta_t1 = args.beta,
+                citris::training::ModelConfig::Nf(nf) => nf.beta_t1 = args.beta,
+            }
+            let run = RunDir::create(root.join(format!("{}-{}", process.name(), kind.name())))?;
+            let progress = Progress {
+                label: format!("{} {}", process.name(), kind.name()),
+                visible: true,
+            };
+            let clock = Instant::now();
+            let (trained, _) = train(&run, &config, device, &progress)
+                .with_context(|| format!("training {}", run.root().display()))?;
+            let seconds = clock.elapsed().as_secs_f64();
+            let mut options = EvalOptions::new(device);
+            options.correlation.steps = args.probe_steps;
+            let report = evaluate(&run, &trained, &data, &options)?;
+            let c = &report.correlation;
+            let row = format!(
+                "| {} | {} | {} | {:.0} | {:.3} | {:.3} | {:.3} | {:.3} |",
+                process.name(),
+                kind.name(),
+                args.steps,
+                seconds,
+                c.r2_diag,
+                c.r2_sep,
+                c.spearman_diag,
+                c.spearman_sep
+            );
+            eprintln!("{row}");
+            rows.push(row);
+        }
+    }
+    println!(
+        "| data | model | steps | train s | R² diag | R² sep | Spearman diag | Spearman sep |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for row in rows {
+        println!("{row}");
+    }
+    println!(
+        "({} threads, batch {}, {} training frames; runs in {})",
+        nn::device::thread_count(args.compute.threads),
+        args.batch,
+        args.frames,
+        root.display()
+    );
+    Ok(())
+}
