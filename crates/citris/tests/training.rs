@@ -109,3 +109,23 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+#[test]
+fn parameter_groups_name_real_variables() {
+    let data_dir = tempfile::tempdir().unwrap();
+    write_dataset(&Boxes::new(), data_dir.path(), &DatasetOptions::new(40, 2)).unwrap();
+    let data = TrisData::open(data_dir.path()).unwrap();
+    let config = small_config(ModelKind::CitrisVae, &data, 2);
+    let trained = TrainedRun::new(&config, Device::Cpu).unwrap();
+    let citris::training::TrainedModel::Vae { vs, .. } = &trained.model else {
+        panic!("a VAE run");
+    };
+    let names: Vec<String> = vs.variables().into_keys().collect();
+    for group in &config.train.param_groups {
+        assert!(
+            names.iter().any(|n| n.starts_with(&group.prefix)),
+            "no variable starts with {}: {names:?}",
+            group.prefix
+        );
+    }
+}
