@@ -42,7 +42,8 @@ pub struct PriorConfig {
     /// 32 for CITRIS-VAE, 64 for CITRIS-NF).
     pub hidden: i64,
     /// λ ∈ [0, 1): the ψ₀ group's KL/NLL is weighted by 1 − λ; 0 removes ψ₀. The
-    /// reference's modules default to 0.01 (its run scripts pass 0).
+    /// reference's modules default to 0.01 but its run scripts pass 0, which we follow:
+    /// with λ > 0, CITRIS-NF's regulariser moved every Pong latent to ψ₀ in 3000 steps.
     pub lambda_reg: f64,
     /// Temperature τ of the Gumbel-softmax sample of ψ.
     pub gumbel_temperature: f64,
@@ -52,7 +53,7 @@ impl Default for PriorConfig {
     fn default() -> Self {
         Self {
             hidden: 32,
-            lambda_reg: 0.01,
+            lambda_reg: 0.0,
             gumbel_temperature: 1.0,
         }
     }
