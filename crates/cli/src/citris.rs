@@ -182,6 +182,8 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
     let mut options = EvalOptions::new(trained.representation().device());
     options.correlation.steps = args.probe_steps;
     options.correlation.seed = args.seed;
+    options.causal_encoder.steps = args.encoder_steps;
+    options.causal_encoder.seed = args.seed;
     let report = evaluate(&run, &trained, &data, &options)
         .with_context(|| format!("evaluating {}", run.root().display()))?;
     match args.json {

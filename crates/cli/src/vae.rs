@@ -560,6 +560,10 @@ pub struct EvalArgs {
     /// CITRIS runs: training steps of the correlation probe.
     #[arg(long, default_value_t = 2000)]
     pub probe_steps: usize,
+    /// CITRIS runs: training steps of the causal encoder that judges triplet images
+    /// (trained once, kept in RUN/eval/causal_encoder).
+    #[arg(long, default_value_t = 2000)]
+    pub encoder_steps: usize,
     /// Generated images per query (at least 1000, for the distances).
     #[arg(long, default_value_t = 2000)]
     samples: usize,

@@ -42,6 +42,8 @@ fn train_eval_and_resume_every_citris_model() {
             &run,
             "--probe-steps",
             "40",
+            "--encoder-steps",
+            "20",
             "--json",
             "--threads",
             "1",
@@ -56,10 +58,14 @@ fn train_eval_and_resume_every_citris_model() {
             .as_f64()
             .unwrap()
             .is_finite());
+        let triplets = &report["triplets"];
+        assert!(triplets["pixel_mse"].as_f64().unwrap() >= 0.0, "{triplets}");
+        assert!(triplets["floor"]["total"].as_f64().unwrap().is_finite());
         for file in [
             "citris.json",
             "correlation/r2.csv",
             "correlation/spearman.png",
+            "triplets.png",
         ] {
             let path = std::path::Path::new(&run).join("eval").join(file);
             assert!(path.is_file(), "{model}: {} missing", path.display());
@@ -108,6 +114,8 @@ fn bench_citris_prints_a_table_row_per_model() {
         "--batch",
         "8",
         "--probe-steps",
+        "10",
+        "--encoder-steps",
         "10",
         "--out",
         &out,

@@ -268,7 +268,11 @@ fn manifest_describes_the_data_set() {
     assert_eq!(json["compressed"], false);
     assert!(text.contains("\n  \"generator\""), "pretty-printed");
     let manifest = Manifest::read(&dir.path().join("dataset.json")).unwrap();
-    assert_eq!(manifest.variables, Bar.variables(), "reads back what it wrote");
+    assert_eq!(
+        manifest.variables,
+        Bar.variables(),
+        "reads back what it wrote"
+    );
     assert_eq!(manifest.seed, 9);
 }
 

@@ -13,9 +13,11 @@ use crate::representation::encode_frames;
 use crate::training::TrainedRun;
 use crate::Result;
 
+use super::causal_encoder::{CausalEncoder, CausalEncoderOptions};
 use super::correlation::{
     assign_by_r2, correlation_report, per_latent_r2, CorrelationOptions, CorrelationReport,
 };
+use super::triplets::{evaluate_triplets, TripletReport, GRID_TRIPLETS};
 
 /// What to evaluate on and how hard to train the probes.
 #[derive(Clone, Debug)]
@@ -23,6 +25,10 @@ pub struct EvalOptions {
     /// The independent split whose frames the correlation metrics use.
     pub split: String,
     pub correlation: CorrelationOptions,
+    /// The triplet split scored (absent files are skipped).
+    pub triplet_split: String,
+    /// Training of the causal encoder that reads generated images (kept in the run).
+    pub causal_encoder: CausalEncoderOptions,
 }
 
 impl EvalOptions {
@@ -30,6 +36,11 @@ impl EvalOptions {
         Self {
             split: "test_indep".into(),
             correlation: CorrelationOptions {
+                device,
+                ..Default::default()
+            },
+            triplet_split: "test_triplets".into(),
+            causal_encoder: CausalEncoderOptions {
                 device,
                 ..Default::default()
             },
@@ -52,6 +63,9 @@ pub struct EvalReport {
     /// is by maximal R², as the paper's baseline.
     pub assignment: Vec<String>,
     pub correlation: CorrelationReport,
+    /// Triplets: pixel error and the causal encoder's distance of the model's third
+    /// image, next to the encoder's own error on the true third image (the floor).
+    pub triplets: Option<TripletReport>,
 }
 
 impl EvalReport {
@@ -88,6 +102,21 @@ impl EvalReport {
                 out.push('\n');
             }
         }
+        if let Some(t) = &self.triplets {
+            out.push_str(&format!(
+                "\ntriplets ({} of {}): pixel MSE {:.4}",
+                t.count, t.split, t.pixel_mse
+            ));
+            if let (Some(d), Some(f)) = (&t.distance, &t.floor) {
+                out.push_str(&format!(
+                    ", causal-encoder distance {:.3} (floor {:.3}, ratio {:.2})",
+                    d.total,
+                    f.total,
+                    d.total / f.total.max(1e-12)
+                ));
+            }
+            out.push('\n');
+        }
         if !self.unscored.is_empty() {
             out.push_str(&format!(
                 "\nnot scored (no ground truth in the files): {}\n",
@@ -123,17 +152,28 @@ pub fn evaluate(
     let variables: Vec<CausalVariable> = scored.iter().map(|&k| all_variables[k].clone()).collect();
     let model = trained.representation();
     let z = encode_frames(model, &indep.frames, 256);
-    let assignment = match model.assignment() {
-        Some(groups) => groups
-            .iter()
-            .map(|&g| scored.iter().position(|&k| k == g).unwrap_or(scored.len()))
-            .collect(),
-        None => assign_by_r2(&per_latent_r2(
-            &z,
-            &indep.latents,
-            &variables,
-            &options.correlation,
-        )?),
+    // Per latent, its target (0..K, K for none) and its scored variable (0..K', K').
+    let (groups, assignment): (Vec<usize>, Vec<usize>) = match model.assignment() {
+        Some(groups) => {
+            let scored_index = groups
+                .iter()
+                .map(|&g| scored.iter().position(|&k| k == g).unwrap_or(scored.len()))
+                .collect();
+            (groups, scored_index)
+        }
+        None => {
+            let by_r2 = assign_by_r2(&per_latent_r2(
+                &z,
+                &indep.latents,
+                &variables,
+                &options.correlation,
+            )?);
+            let groups = by_r2
+                .iter()
+                .map(|&g| scored.get(g).copied().unwrap_or(targets.len()))
+                .collect();
+            (groups, by_r2)
+        }
     };
     let correlation = correlation_report(
         &z,
@@ -149,6 +189,33 @@ pub fn evaluate(
     })?;
     correlation.write_csv(&dir)?;
     correlation.write_heatmaps(&dir)?;
+    let triplets = match data
+        .dir()
+        .join(format!("{}.npz", options.triplet_split))
+        .is_file()
+    {
+        true => {
+            let judged: Vec<CausalVariable> = data
+                .variables()
+                .iter()
+                .filter(|v| !v.latents.is_empty() && v.latents.iter().all(|&c| c < d))
+                .cloned()
+                .collect();
+            let encoder =
+                CausalEncoder::load_or_train(run, data, &judged, &options.causal_encoder)?;
+            let evaluation = evaluate_triplets(
+                model,
+                data,
+                &options.triplet_split,
+                targets,
+                &groups,
+                Some(&encoder),
+            )?;
+            evaluation.write_grid(&run.file("eval/triplets.png")?, GRID_TRIPLETS)?;
+            Some(evaluation.report)
+        }
+        false => None,
+    };
     let report = EvalReport {
         model: trained.config.kind().name().into(),
         data: data.dir().to_path_buf(),
@@ -164,6 +231,7 @@ pub fn evaluate(
             .map(|&g| correlation.groups[g].clone())
             .collect(),
         correlation,
+        triplets,
     };
     let mut json = serde_json::to_vec_pretty(&report).map_err(|e| crate::Error::Data {
         path: run.root().join("eval/citris.json"),

@@ -1,16 +1,20 @@
-//! One causal variable as the correlation probe sees it, following the reference's
+//! One causal variable as a network that predicts it sees it (the correlation probe,
+//! the causal encoder of the triplet evaluation), following the reference's
 //! `CausalEncoder`: how its ground truth becomes a training target, the loss of a
-//! prediction, the normalised distance the R² is made of, and the value pairs that
-//! Spearman's ρ ranks. Each kind is handled its own way:
+//! prediction, the distances the R² and the triplet scores are made of, and the value
+//! pairs that Spearman's ρ ranks. Each kind is handled its own way:
 //!
-//! | kind | output per column | loss | distance | ranked pairs |
-//! | --- | --- | --- | --- | --- |
-//! | continuous | 1 value (standardised target) | squared error | error in the variable's units | prediction, truth |
-//! | angle | (sin, cos) vector | 1 − cos + 0.1 (2 − ‖v‖)² | arc length / π | unit vector, (sin, cos) of truth |
-//! | categorical | `classes` logits | cross-entropy | 0 if the arg-max is right, else 1 | arg-max, class |
+//! | kind | output per column | loss | error (R²) | normalised distance | ranked pairs |
+//! | --- | --- | --- | --- | --- | --- |
+//! | continuous | 1 value (scaled target) | squared error | in the variable's units | \|error\| / half the range | prediction, truth |
+//! | angle | (sin, cos) vector | 1 − cos + 0.1 (2 − ‖v‖)² | arc length / π | arc length / π | unit vector, (sin, cos) of truth |
+//! | categorical | `classes` logits | cross-entropy | 0 if the arg-max is right, else 1 | same | arg-max, class |
 //!
-//! A variable made of several raw-latent columns (a 3-D position) sums its losses and
-//! squared distances over the columns and averages its ρ over them.
+//! The normalised distance is the reference's `norm_dists`: it scales every continuous
+//! variable to [−1, 1] and divides the error by that scale (1), i.e. by half of the
+//! variable's range. A variable made of several raw-latent columns (a 3-D position) sums
+//! its losses and distances over the columns (the reference treats each column as a
+//! variable of its own and sums over them) and averages its ρ over them.
 
 use std::f64::consts::PI;
 
@@ -41,16 +45,27 @@ pub(crate) struct Factor {
 
 #[derive(Debug)]
 enum Encoding {
-    /// Targets are standardised with the training frames' statistics so every variable
-    /// weighs alike in the shared loss; `std` ([c]) turns errors back into the
-    /// variable's own units, so a multi-column variable's R² is that of the vector.
+    /// Targets are centred and divided by `scale` ([c]) so every variable weighs alike
+    /// in the shared loss; `scale` turns errors back into the variable's own units, so a
+    /// multi-column variable's R² is that of the vector. `half_range` is half of the
+    /// variable's declared range, the unit of the normalised distance.
     Continuous {
-        std: Tensor,
+        scale: Tensor,
+        half_range: f64,
     },
     Angle,
     Categorical {
         classes: i64,
     },
+}
+
+/// How continuous targets are scaled.
+#[derive(Clone, Copy)]
+enum Scaling<'a> {
+    /// Standardised with the statistics of these frames ([n] `i64`).
+    Frames(&'a Tensor),
+    /// Mapped from the declared range to [−1, 1], as the reference scales its data.
+    Range,
 }
 
 impl Factor {
@@ -61,6 +76,27 @@ impl Factor {
         variable: &CausalVariable,
         latents: &Tensor,
         train: &Tensor,
+        offset: i64,
+    ) -> Result<Self> {
+        Self::build(variable, latents, Scaling::Frames(train), offset)
+    }
+
+    /// Like [`Factor::new`], but continuous targets are mapped from the variable's
+    /// declared range to [−1, 1]. The encoding then depends on the variable alone, so
+    /// the targets of any set of frames agree with a network trained (and saved) on
+    /// another: what the causal encoder needs.
+    pub(crate) fn in_range(
+        variable: &CausalVariable,
+        latents: &Tensor,
+        offset: i64,
+    ) -> Result<Self> {
+        Self::build(variable, latents, Scaling::Range, offset)
+    }
+
+    fn build(
+        variable: &CausalVariable,
+        latents: &Tensor,
+        scaling: Scaling,
         offset: i64,
     ) -> Result<Self> {
         let invalid =
@@ -82,12 +118,28 @@ impl Factor {
             return Err(invalid("has non-finite ground-truth values".into()));
         }
         let (encoding, target, width) = match variable.kind {
-            VariableKind::Continuous { .. } => {
-                let fit = values.index_select(0, train);
-                let mean = fit.mean_dim(0, false, Kind::Float);
-                let std = fit.std_dim(0, false, false).clamp_min(1e-8);
-                let target = (&values - &mean) / &std;
-                (Encoding::Continuous { std }, target, c)
+            VariableKind::Continuous { min, max } => {
+                if !(max - min).is_finite() || max <= min {
+                    return Err(invalid(format!("continuous range [{min}, {max}] is empty")));
+                }
+                let half_range = f64::from(max - min) / 2.0;
+                let (centre, scale) = match scaling {
+                    Scaling::Frames(train) => {
+                        let fit = values.index_select(0, train);
+                        let mean = fit.mean_dim(0, false, Kind::Float);
+                        (mean, fit.std_dim(0, false, false).clamp_min(1e-8))
+                    }
+                    Scaling::Range => {
+                        let options = (Kind::Float, latents.device());
+                        let centre = f64::from(min) + half_range;
+                        (
+                            Tensor::full([c], centre, options),
+                            Tensor::full([c], half_range, options),
+                        )
+                    }
+                };
+                let target = (&values - &centre) / &scale;
+                (Encoding::Continuous { scale, half_range }, target, c)
             }
             VariableKind::Angle { min, max } => {
                 if !(max - min).is_finite() || max <= min {
@@ -170,22 +222,39 @@ impl Factor {
         self.target.size()[1]
     }
 
-    /// Per frame, the squared normalised distance of `pred` to `target`, summed over
-    /// the columns ([n]).
+    /// Per frame, the normalised distance of `pred` ([n, width]) to `target` ([n, c]),
+    /// summed over the columns ([n]): the reference's `norm_dists` (see the module
+    /// docs), whose means per variable make the triplet scores.
+    pub(crate) fn distances(&self, pred: &Tensor, target: &Tensor) -> Tensor {
+        let errors = self.column_errors(pred, target);
+        match &self.encoding {
+            Encoding::Continuous { half_range, .. } => row_sums(&(errors / *half_range)),
+            Encoding::Angle | Encoding::Categorical { .. } => row_sums(&errors),
+        }
+    }
+
+    /// Per frame, the squared error of `pred` to `target`, summed over the columns
+    /// ([n]): what R² compares with the best constant guess.
     fn sq_distances(&self, pred: &Tensor, target: &Tensor) -> Tensor {
-        let per_column = match &self.encoding {
-            Encoding::Continuous { std } => ((pred - target) * std).square(),
+        row_sums(&self.column_errors(pred, target).square())
+    }
+
+    /// Per frame and column, the error of `pred` ([n, width]) to `target` ([n, c]),
+    /// [n, c]: continuous in the variable's units, angles as arc length / π, classes as
+    /// 0 (right) or 1 (wrong).
+    fn column_errors(&self, pred: &Tensor, target: &Tensor) -> Tensor {
+        match &self.encoding {
+            Encoding::Continuous { scale, .. } => ((pred - target) * scale).abs(),
             Encoding::Angle => {
                 let cos =
                     Tensor::cosine_similarity(&self.vectors(pred), &unit_vectors(target), -1, 1e-8);
-                (cos.clamp(-1.0, 1.0).acos() / PI).square()
+                cos.clamp(-1.0, 1.0).acos() / PI
             }
             Encoding::Categorical { .. } => self
                 .classes(pred)
                 .ne_tensor(&target.to_kind(Kind::Int64))
                 .to_kind(Kind::Float),
-        };
-        row_sums(&per_column)
+        }
     }
 
     /// The best constant prediction for frames with targets `target`, as an output
@@ -288,6 +357,41 @@ mod tests {
         // Total sum of squares: 5 + 500; residual: 4 · 25.
         assert!(close(f.r2(&pred, &f.target), 1.0 - 100.0 / 505.0));
         assert!(close(f.spearman(&pred, &f.target), 1.0));
+    }
+
+    #[test]
+    fn range_scaled_targets_and_normalised_distances_by_hand() {
+        // A 2-column continuous variable in [0, 30]: centre 15, half range 15.
+        let raw = Tensor::from_slice(&[0f32, 0., 15., 30.]).view([2, 2]);
+        let kind = VariableKind::Continuous {
+            min: 0.0,
+            max: 30.0,
+        };
+        let f = Factor::in_range(&variable(kind, vec![0, 1]), &raw, 3).unwrap();
+        assert_eq!(f.offset, 3);
+        let target = Vec::<f32>::try_from(f.target.reshape([-1])).unwrap();
+        assert_eq!(target, vec![-1.0, -1.0, 0.0, 1.0]);
+        // Raw errors 1.5 and −3 → 0.1 + 0.2 of the half range, summed over the columns.
+        let pred = &f.target + Tensor::from_slice(&[0.1f32, -0.2]);
+        let d = Vec::<f32>::try_from(f.distances(&pred, &f.target)).unwrap();
+        assert!(d.iter().all(|&x| (x - 0.3).abs() < 1e-6), "{d:?}");
+        // Angles: arc / π; classes: 0/1 per column.
+        let angle = VariableKind::Angle {
+            min: 0.0,
+            max: 360.0,
+        };
+        let degrees = Tensor::from_slice(&[90f32]).view([1, 1]);
+        let a = Factor::in_range(&variable(angle, vec![0]), &degrees, 0).unwrap();
+        let east = Tensor::from_slice(&[0f32, 5.0]).view([1, 2]); // θ = 0 as (sin, cos)
+        assert!((a.distances(&east, &a.target).double_value(&[0]) - 0.5).abs() < 1e-6);
+        let classes = Tensor::from_slice(&[2f32, 0.]).view([2, 1]);
+        let categorical = variable(VariableKind::Categorical { classes: 3 }, vec![0]);
+        let c = Factor::in_range(&categorical, &classes, 0).unwrap();
+        let logits = Tensor::from_slice(&[0f32, 0., 1., 0., 1., 0.]).view([2, 3]);
+        let d = Vec::<f32>::try_from(c.distances(&logits, &c.target)).unwrap();
+        assert_eq!(d, vec![0.0, 1.0]);
+        let empty = variable(VariableKind::Continuous { min: 2.0, max: 2.0 }, vec![0]);
+        assert!(Factor::in_range(&empty, &raw, 0).is_err());
     }
 
     #[test]

@@ -56,6 +56,9 @@ pub struct CitrisBenchArgs {
     /// Training steps of the correlation probe.
     #[arg(long, default_value_t = 2000)]
     probe_steps: usize,
+    /// Training steps of the causal encoder that judges triplet images.
+    #[arg(long, default_value_t = 2000)]
+    encoder_steps: usize,
     /// Keep data sets and runs here [default: a temporary folder].
     #[arg(long)]
     out: Option<PathBuf>,
@@ -115,10 +118,15 @@ pub(super) fn bench_citris(args: &CitrisBenchArgs) -> Result<()> {
             let seconds = clock.elapsed().as_secs_f64();
             let mut options = EvalOptions::new(device);
             options.correlation.steps = args.probe_steps;
+            options.causal_encoder.steps = args.encoder_steps;
             let report = evaluate(&run, &trained, &data, &options)?;
             let c = &report.correlation;
+            let triplets = report.triplets.as_ref().and_then(|t| {
+                let (d, f) = (t.distance.as_ref()?, t.floor.as_ref()?);
+                Some(format!("{:.3} ({:.3})", d.total, f.total))
+            });
             let row = format!(
-                "| {} | {} | {} | {:.0} | {:.3} | {:.3} | {:.3} | {:.3} |",
+                "| {} | {} | {} | {:.0} | {:.3} | {:.3} | {:.3} | {:.3} | {} |",
                 process.name(),
                 kind.name(),
                 args.steps,
@@ -126,16 +134,18 @@ pub(super) fn bench_citris(args: &CitrisBenchArgs) -> Result<()> {
                 c.r2_diag,
                 c.r2_sep,
                 c.spearman_diag,
-                c.spearman_sep
+                c.spearman_sep,
+                triplets.unwrap_or_else(|| "–".into())
             );
             eprintln!("{row}");
             rows.push(row);
         }
     }
     println!(
-        "| data | model | steps | train s | R² diag | R² sep | Spearman diag | Spearman sep |"
+        "| data | model | steps | train s | R² diag | R² sep | Spearman diag | Spearman sep | \
+         triplet distance (causal-encoder floor) |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for row in rows {
         println!("{row}");
     }
