@@ -3,15 +3,20 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use citris::data::TrisData;
 use citris::eval::evaluate::{evaluate, EvalOptions};
+use citris::eval::latent_views::{
+    intervene, latent_response, reconstruct, write_intervention_grid, LatentIntervention, Slider,
+};
+use citris::representation::encode_frames;
 use citris::training::{ModelConfig, ModelKind, RunConfig, TrainedRun};
 use clap::{Args, Subcommand};
 use nn::run_dir::RunDir;
 use nn::train::Progress;
+use tch::{Device, Kind, Tensor};
 
-use crate::vae::{ComputeArgs, EvalArgs};
+use crate::vae::{ComputeArgs, EvalArgs, QueryArgs};
 
 /// The CITRIS-family models `causalgen train` knows besides the fight-scene causal VAE.
 #[derive(Subcommand)]
@@ -194,5 +199,106 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
         "wrote {} (and the matrices as CSV and PNG beside it)",
         run.root().join("eval/citris.json").display()
     );
+    Ok(())
+}
+
+/// `causalgen query RUN` for a CITRIS-family run: latent interventions on an image, or
+/// the latent-response view of a slider file.
+pub fn query(args: &QueryArgs) -> Result<()> {
+    let (run, trained) = load_run(&args.run, &args.compute)?;
+    let data = TrisData::open(&trained.config.data.folder)?;
+    let variables: Vec<String> = trained
+        .config
+        .targets
+        .variables(data.variables())
+        .into_iter()
+        .map(|v| v.name)
+        .collect();
+    let model = trained.representation();
+    let assignment = model.assignment().with_context(|| {
+        format!(
+            "{} is a {} run: it learns no assignment of latents to variables",
+            run.root().display(),
+            trained.config.kind().name()
+        )
+    })?;
+    let channels = trained.config.net.channels;
+    if let Some(path) = &args.slider {
+        let slider = Slider::read(path, channels)?;
+        let response = latent_response(model, &slider, &assignment, &variables, None)?;
+        let csv = run.file("queries/latent_response.csv")?;
+        response.write_csv(&csv)?;
+        let png = args
+            .out
+            .clone()
+            .map_or_else(|| run.file("queries/latent_response.png"), Ok)?;
+        response.write_png(&png)?;
+        println!("{}", serde_json::to_string_pretty(&response)?);
+        eprintln!("wrote {} and {}", csv.display(), png.display());
+        return Ok(());
+    }
+    let name = args.intervene.as_ref().with_context(|| {
+        format!(
+            "pass --intervene VAR (one of: {}) or --slider FILE",
+            variables.join(", ")
+        )
+    })?;
+    let variable = variables.iter().position(|v| v == name).with_context(|| {
+        format!(
+            "unknown variable `{name}`; this run's variables: {}",
+            variables.join(", ")
+        )
+    })?;
+    ensure!(args.samples >= 1, "-n must be at least 1");
+    let indep = data.independent("test_indep")?;
+    let image = match (&args.image, args.index) {
+        (Some(path), _) => {
+            let x = crate::vae::read_image(path, trained.config.net.image_size)?;
+            (x * 255.0).round().to_kind(Kind::Uint8).unsqueeze(0)
+        }
+        (None, index) => {
+            let index = index.unwrap_or(0) as i64;
+            let n = indep.frames.size()[0];
+            ensure!(
+                index < n,
+                "--index {index} is past the {n} frames of test_indep"
+            );
+            indep.frames.narrow(0, index, 1)
+        }
+    };
+    let pool = encode_frames(
+        model,
+        &indep.frames.narrow(0, 0, indep.frames.size()[0].min(1000)),
+        256,
+    );
+    let how = match args.traverse {
+        true => LatentIntervention::Traversal {
+            steps: args.samples,
+            range: 2.0,
+            pool,
+        },
+        false => {
+            let n = pool.size()[0];
+            tch::manual_seed(args.seed as i64);
+            let rows = Tensor::randint(n, [args.samples as i64], (Kind::Int64, Device::Cpu));
+            LatentIntervention::Draws {
+                values: pool.index_select(0, &rows),
+            }
+        }
+    };
+    let results = intervene(model, &image, &assignment, variable, &how)?;
+    let reconstruction = reconstruct(model, &image)?;
+    let path = args
+        .out
+        .clone()
+        .map_or_else(|| run.file(format!("queries/intervene-{name}.png")), Ok)?;
+    write_intervention_grid(
+        &path,
+        &image,
+        &reconstruction,
+        &results,
+        &how.captions(name)?,
+    )?;
+    println!("{}", path.display());
     Ok(())
 }

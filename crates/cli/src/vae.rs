@@ -254,35 +254,55 @@ fn write_samples(run: &RunDir, trained: &TrainedModel) -> Result<()> {
 #[derive(Args)]
 pub struct QueryArgs {
     /// A run directory from `causalgen train` (or `causalgen demo`).
-    run: PathBuf,
+    pub run: PathBuf,
     /// Observed value, VAR=STATE (repeatable).
     #[arg(long = "evidence", short = 'e')]
     evidence: Vec<String>,
     /// Intervention, VAR=STATE (repeatable): do(VAR=STATE).
     #[arg(long = "do")]
     intervention: Vec<String>,
-    /// Counterfactual on this image (PNG of the model's size).
+    /// Counterfactual (CITRIS runs: latent intervention) on this image (PNG of the
+    /// model's size).
     #[arg(long, conflicts_with = "index")]
-    image: Option<PathBuf>,
-    /// Counterfactual on the N-th held-out scene (the run's test split).
+    pub image: Option<PathBuf>,
+    /// Counterfactual on the N-th held-out scene (CITRIS runs: frame of the independent
+    /// test split).
     #[arg(long)]
-    index: Option<usize>,
+    pub index: Option<usize>,
+    /// CITRIS runs: replace the latents of this causal variable (draws from other
+    /// frames, or --traverse) and decode.
+    #[arg(long)]
+    pub intervene: Option<String>,
+    /// CITRIS runs: sweep the variable's latents from −2 to +2 standard deviations
+    /// instead of drawing them from other frames.
+    #[arg(long, requires = "intervene")]
+    pub traverse: bool,
+    /// CITRIS runs: frames that change one factor at a time (CITRIS' data_slider.npz):
+    /// how much each latent group moves per frame (CSV and bar charts).
+    #[arg(long, conflicts_with = "intervene")]
+    pub slider: Option<PathBuf>,
     /// Images to generate.
     #[arg(short = 'n', long, default_value_t = 16)]
-    samples: usize,
+    pub samples: usize,
     #[arg(long, default_value_t = 0)]
-    seed: u64,
+    pub seed: u64,
     /// Image grid to write [default: RUN/queries/<rung>.png].
     #[arg(long)]
-    out: Option<PathBuf>,
+    pub out: Option<PathBuf>,
     /// Print JSON (posteriors, labels, image path) instead of tables.
     #[arg(long)]
     json: bool,
     #[command(flatten)]
-    compute: ComputeArgs,
+    pub compute: ComputeArgs,
 }
 
 pub fn query(args: &QueryArgs) -> Result<()> {
+    if crate::citris::is_citris_run(&args.run) {
+        return crate::citris::query(args);
+    }
+    if args.intervene.is_some() || args.slider.is_some() {
+        bail!("--intervene and --slider are for CITRIS runs; this run answers --evidence/--do");
+    }
     let device = args.compute.setup()?;
     let run = RunDir::open(&args.run)?;
     let trained = TrainedModel::load(&run, device)
@@ -516,7 +536,7 @@ pub fn held_out_image(trained: &TrainedModel, index: usize) -> Result<Tensor> {
 }
 
 /// Reads an RGB(A) PNG of `size × size` pixels as [3, S, S] in [0, 1].
-fn read_image(path: &Path, size: i64) -> Result<Tensor> {
+pub(crate) fn read_image(path: &Path, size: i64) -> Result<Tensor> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
     decoder.set_transformations(png::Transformations::normalize_to_color8());

@@ -71,6 +71,24 @@ fn train_eval_and_resume_every_citris_model() {
             assert!(path.is_file(), "{model}: {} missing", path.display());
         }
 
+        // Latent interventions on a held-out frame (runs with an assignment only).
+        if model == "beta-vae" {
+            let message = fails(&["query", &run, "--intervene", "ball_y", "--threads", "1"]);
+            assert!(message.contains("no assignment"), "{message}");
+        } else {
+            for extra in [&[][..], &["--traverse"][..]] {
+                let mut args = vec!["query", &run, "--intervene", "ball_y", "-n", "3"];
+                args.extend_from_slice(extra);
+                args.extend_from_slice(&["--index", "2", "--threads", "1"]);
+                let out = succeeds(&args);
+                let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+                assert!(path.ends_with("intervene-ball_y.png"), "{path}");
+                assert!(std::path::Path::new(&path).is_file());
+            }
+            let message = fails(&["query", &run, "--intervene", "colour"]);
+            assert!(message.contains("ball_b, ball_y"), "{message}");
+        }
+
         // Resuming with more steps continues the same run; a fresh train refuses.
         let message = fails(&["train", model, "--data", &data, "--run", &run]);
         assert!(message.contains("--resume"), "{message}");
