@@ -141,17 +141,7 @@ pub fn train(
     progress: &Progress,
 ) -> Result<(TrainedModel, TrainReport)> {
     config.validate()?;
-    if run.config_path().is_file() {
-        let existing: RunConfig = run.read_config()?;
-        if &existing != config {
-            return Err(Error::Invalid(format!(
-                "{} was made with a different configuration; resume it with the same options \
-                 (see its config.toml) or choose a new run directory",
-                run.root().display()
-            )));
-        }
-    } else {
-        run.write_config(config)?;
+    if run.adopt_config(config)? {
         bayesnet::write_network(network, &run.root().join(NETWORK_FILE))?;
     }
     let mut trained = TrainedModel::new(config, network.clone(), device)?;

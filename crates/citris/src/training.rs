@@ -259,18 +259,7 @@ pub fn train(
     progress: &Progress,
 ) -> Result<(TrainedRun, TrainReport)> {
     config.validate()?;
-    if run.config_path().is_file() {
-        let existing: RunConfig = run.read_config()?;
-        if &existing != config {
-            return Err(Error::Invalid(format!(
-                "{} was made with a different configuration; resume it with the same options \
-                 (see its config.toml) or choose a new run directory",
-                run.root().display()
-            )));
-        }
-    } else {
-        run.write_config(config)?;
-    }
+    run.adopt_config(config)?;
     let sequence = training_sequence(config)?;
     let mut trained = TrainedRun::new(config, device)?;
     let report = match &mut trained.model {

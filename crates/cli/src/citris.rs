@@ -138,22 +138,7 @@ pub fn train(model: &CitrisModel) -> Result<()> {
     };
     let (_, report) = citris::training::train(&run, &config, device, &progress)
         .with_context(|| format!("training {}", run.root().display()))?;
-    let resumed = match report.start_step {
-        0 => String::new(),
-        s => format!(" (resumed at step {s})"),
-    };
-    let last: Vec<String> = report
-        .last
-        .iter()
-        .map(|(n, v)| format!("{n} {v:.4}"))
-        .collect();
-    eprintln!(
-        "trained {} {} steps in {:.1} s{resumed}: {}",
-        kind.name(),
-        report.steps,
-        report.seconds,
-        last.join(", ")
-    );
+    crate::vae::print_trained(&format!("{} ", kind.name()), &report);
     eprintln!(
         "next: causalgen eval {} --data {}",
         run.root().display(),

@@ -181,6 +181,13 @@ pub fn train_run(
     };
     let (trained, report) = causal_vae::train(run, config, network, device, &progress)
         .with_context(|| format!("training {}", run.root().display()))?;
+    print_trained("", &report);
+    write_samples(run, &trained)?;
+    Ok(trained)
+}
+
+/// Prints what a training call did: steps, time, resume point, last logged terms.
+pub(crate) fn print_trained(what: &str, report: &nn::train::TrainReport) {
     let resumed = match report.start_step {
         0 => String::new(),
         s => format!(" (resumed at step {s})"),
@@ -191,13 +198,11 @@ pub fn train_run(
         .map(|(n, v)| format!("{n} {v:.4}"))
         .collect();
     eprintln!(
-        "trained {} steps in {:.1} s{resumed}: {}",
+        "trained {what}{} steps in {:.1} s{resumed}: {}",
         report.steps,
         report.seconds,
         last.join(", ")
     );
-    write_samples(run, &trained)?;
-    Ok(trained)
 }
 
 /// `samples/reconstructions.png` (held-out scenes over their reconstructions) and

@@ -95,6 +95,29 @@ impl RunDir {
         })?;
         write_atomically(&path, text.as_bytes())
     }
+
+    /// Makes `config` the run's configuration: writes it to a new run, or checks that an
+    /// existing run was made with the same one (a resumed run must not change its
+    /// model or data under its checkpoint). Returns whether the run is new.
+    pub fn adopt_config<C: Serialize + DeserializeOwned + PartialEq>(
+        &self,
+        config: &C,
+    ) -> Result<bool> {
+        if !self.config_path().is_file() {
+            self.write_config(config)?;
+            return Ok(true);
+        }
+        let existing: C = self.read_config()?;
+        if &existing != config {
+            return Err(NnError::Config {
+                path: self.config_path(),
+                message: "this run was made with a different configuration; resume it with \
+                          the same options (see its config.toml) or choose a new run directory"
+                    .into(),
+            });
+        }
+        Ok(false)
+    }
 }
 
 /// Writes `bytes` to `path` through a temporary sibling and a rename.

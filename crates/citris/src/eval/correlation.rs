@@ -336,7 +336,7 @@ fn create_dir(dir: &Path) -> Result<()> {
 }
 
 /// A CSV field, quoted when it holds a separator, a quote or a line break.
-fn csv_field(text: &str) -> String {
+pub(crate) fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {

@@ -24,7 +24,7 @@ use crate::data::to_frames;
 use crate::representation::{decode_latents, encode_frames, Representation};
 use crate::{Error, Result};
 
-use super::correlation::NONE_GROUP;
+use super::correlation::{csv_field, NONE_GROUP};
 
 /// Frames encoded or decoded per forward pass.
 const BATCH: i64 = 64;
@@ -554,15 +554,6 @@ fn rows(t: &Tensor) -> Vec<Vec<f64>> {
         .chunks(l.max(1) as usize)
         .map(<[f64]>::to_vec)
         .collect()
-}
-
-/// A CSV field, quoted when it holds a separator, a quote or a line break.
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
 }
 
 #[cfg(test)]
