@@ -55,7 +55,7 @@ struct TrainCommand {
     #[command(subcommand)]
     model: Option<citris::CitrisModel>,
     #[command(flatten)]
-    causal_vae: Option<vae::TrainArgs>,
+    causal_vae: vae::TrainArgs,
 }
 
 fn main() -> ExitCode {
@@ -64,12 +64,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(&args),
         Command::Train(cmd) => match &cmd.model {
             Some(model) => citris::train(model),
-            None => match &cmd.causal_vae {
-                Some(args) => vae::train(args),
-                None => Err(anyhow::anyhow!(
-                    "pass --run RUN, or a model: citris-vae ..."
-                )),
-            },
+            None => vae::train(&cmd.causal_vae),
         },
         Command::Query(args) => vae::query(&args),
         Command::Eval(args) => vae::eval(&args),

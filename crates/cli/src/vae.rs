@@ -41,9 +41,10 @@ enum LikelihoodArg {
 
 #[derive(Args)]
 pub struct TrainArgs {
-    /// Run directory (config.toml, checkpoints, metrics.csv, samples).
-    #[arg(long)]
-    run: PathBuf,
+    /// Run directory (config.toml, checkpoints, metrics.csv, samples). Required unless a
+    /// model (`citris-vae`, ...) is named, whose own options then apply.
+    #[arg(long, required = true)]
+    run: Option<PathBuf>,
     /// Continue the run in --run from its last checkpoint, with its own config.toml.
     #[arg(long)]
     resume: bool,
@@ -142,17 +143,18 @@ impl TrainArgs {
 }
 
 pub fn train(args: &TrainArgs) -> Result<()> {
+    let run_path = args.run.as_ref().context("pass --run RUN")?;
     let device = args.compute.setup()?;
-    let run = RunDir::create(&args.run)?;
+    let run = RunDir::create(run_path)?;
     let (config, network) = if args.resume {
-        let run = RunDir::open(&args.run)?;
+        let run = RunDir::open(run_path)?;
         let network = load(&run.root().join(causal_vae::training::NETWORK_FILE))?;
         (run.read_config::<RunConfig>()?, network)
     } else {
         if run.config_path().is_file() {
             bail!(
                 "{} already holds a run; pass --resume to continue it, or choose a new --run",
-                args.run.display()
+                run_path.display()
             );
         }
         let network = match (&args.network, &args.data) {
