@@ -15,6 +15,7 @@ use tch::nn::Path;
 use tch::{Device, Kind, Reduction, Tensor};
 
 use crate::data::to_input;
+use crate::error::check_non_negative;
 use crate::nets::{Decoder, Encoder, NetConfig};
 use crate::{Error, Result};
 
@@ -54,16 +55,10 @@ impl AutoencoderConfig {
     /// Checks the values a user can set; the message names the option and its value.
     pub fn validate(&self) -> Result<()> {
         self.net.validate()?;
-        for (name, value) in [
+        check_non_negative(&[
             ("noise_level", self.noise_level),
             ("regularizer_weight", self.regularizer_weight),
-        ] {
-            if !value.is_finite() || value < 0.0 {
-                return Err(Error::Invalid(format!(
-                    "{name} must be a finite number ≥ 0 (got {value})"
-                )));
-            }
-        }
+        ])?;
         Ok(())
     }
 }

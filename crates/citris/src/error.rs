@@ -15,3 +15,17 @@ pub enum Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// Checks that every named option is a finite number ≥ 0 (weights, noise levels); the
+/// error names the first that is not, with its value.
+pub(crate) fn check_non_negative(options: &[(&str, f64)]) -> Result<()> {
+    match options
+        .iter()
+        .find(|(_, value)| !value.is_finite() || *value < 0.0)
+    {
+        Some((name, value)) => Err(Error::Invalid(format!(
+            "{name} must be a finite number ≥ 0 (got {value})"
+        ))),
+        None => Ok(()),
+    }
+}

@@ -19,6 +19,7 @@ use tch::{Device, Kind, Tensor};
 use crate::autoencoder::{Autoencoder, AutoencoderConfig, AutoencoderObjective};
 use crate::classifier::TargetClassifier;
 use crate::data::{to_input, Sequence};
+use crate::error::check_non_negative;
 use crate::flow::{Flow, FlowConfig};
 use crate::nets::NetConfig;
 use crate::prior::{PriorConfig, TransitionPrior};
@@ -91,16 +92,10 @@ impl NfConfig {
                 self.samples, self.classifier_hidden
             )));
         }
-        for (name, value) in [
+        check_non_negative(&[
             ("beta_t1", self.beta_t1),
             ("beta_classifier", self.beta_classifier),
-        ] {
-            if !value.is_finite() || value < 0.0 {
-                return Err(Error::Invalid(format!(
-                    "{name} must be a finite number ≥ 0 (got {value})"
-                )));
-            }
-        }
+        ])?;
         Ok(())
     }
 }

@@ -24,6 +24,7 @@ use tch::{Device, Kind, Tensor};
 
 use crate::classifier::TargetClassifier;
 use crate::data::Sequence;
+use crate::error::check_non_negative;
 use crate::nets::{Decoder, Encoder, GaussianHead, NetConfig};
 use crate::prior::{gaussian_kl, PriorConfig, TransitionPrior};
 use crate::representation::Representation;
@@ -77,16 +78,10 @@ impl Default for CitrisVaeConfig {
 impl CitrisVaeConfig {
     /// Checks the values a user can set; the message names the option and its value.
     pub fn validate(&self) -> Result<()> {
-        for (name, value) in [
+        check_non_negative(&[
             ("beta_t1", self.beta_t1),
             ("beta_classifier", self.beta_classifier),
-        ] {
-            if !value.is_finite() || value < 0.0 {
-                return Err(Error::Invalid(format!(
-                    "{name} must be a finite number ≥ 0 (got {value})"
-                )));
-            }
-        }
+        ])?;
         if self.classifier_hidden < 1 {
             return Err(Error::Invalid(format!(
                 "classifier_hidden must be at least 1 (got {})",
