@@ -180,6 +180,7 @@ mod tests {
 
     #[test]
     fn round_trip_restores_weights_optimiser_and_step() {
+        let _generator = crate::test_support::exclusive_generator();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ckpt.safetensors");
         let vs = VarStore::new(Device::Cpu);
@@ -210,6 +211,7 @@ mod tests {
 
     #[test]
     fn a_different_model_is_named_in_the_error() {
+        let _generator = crate::test_support::exclusive_generator();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("w.safetensors");
         let vs = VarStore::new(Device::Cpu);
@@ -232,6 +234,7 @@ mod tests {
 
     #[test]
     fn no_temporary_file_is_left() {
+        let _generator = crate::test_support::exclusive_generator();
         let dir = tempfile::tempdir().unwrap();
         let vs = VarStore::new(Device::Cpu);
         let _ = model(&vs, 2);

@@ -320,6 +320,7 @@ mod tests {
 
     #[test]
     fn encoder_and_decoder_shapes_match_for_64_and_128() {
+        let _generator = crate::test_support::exclusive_generator();
         for size in [64, 128] {
             let vs = nn::VarStore::new(Device::Cpu);
             let enc = ConvEncoder::new(vs.root() / "enc", size, 16);
@@ -333,6 +334,7 @@ mod tests {
 
     #[test]
     fn masked_linear_ignores_masked_inputs() {
+        let _generator = crate::test_support::exclusive_generator();
         let vs = nn::VarStore::new(Device::Cpu);
         // Output 0 sees nothing, output 1 sees input 0, output 2 sees inputs 0 and 1.
         let mask = Tensor::from_slice(&[0f32, 0., 0., 1., 0., 0., 1., 1., 0.]).view([3, 3]);
@@ -369,6 +371,7 @@ mod tests {
 
     #[test]
     fn mlp_has_the_requested_widths() {
+        let _generator = crate::test_support::exclusive_generator();
         let vs = nn::VarStore::new(Device::Cpu);
         let net = mlp(vs.root() / "mlp", &[5, 8, 3]);
         let y = net.forward(&Tensor::zeros([7, 5], (Kind::Float, Device::Cpu)));

@@ -28,3 +28,18 @@ pub mod run_dir;
 pub mod train;
 
 pub use error::{NnError, Result};
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::sync::{Mutex, MutexGuard};
+
+    /// libtorch's random generator is global to the process: a test that re-seeds it and
+    /// compares draws holds this lock, and so does every other test that draws, so none
+    /// runs in between.
+    pub(crate) fn exclusive_generator() -> MutexGuard<'static, ()> {
+        static GENERATOR: Mutex<()> = Mutex::new(());
+        GENERATOR
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}

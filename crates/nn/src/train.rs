@@ -258,6 +258,7 @@ fn progress_bar(progress: &Progress, total: usize, start: usize) -> ProgressBar 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::exclusive_generator;
     use tch::nn::{self, Module};
     use tch::{Device, Kind};
 
@@ -332,6 +333,7 @@ mod tests {
 
     #[test]
     fn learns_and_logs() {
+        let _generator = exclusive_generator();
         let dir = tempfile::tempdir().unwrap();
         let run = RunDir::create(dir.path()).unwrap();
         let (report, w) = train(&run, 200, None);
@@ -354,6 +356,7 @@ mod tests {
     /// generator is re-seeded per step).
     #[test]
     fn resume_is_exact() {
+        let _generator = exclusive_generator();
         let dir = tempfile::tempdir().unwrap();
         let straight = RunDir::create(dir.path().join("a")).unwrap();
         let (_, w_straight) = train(&straight, 100, None);
@@ -374,6 +377,7 @@ mod tests {
 
     #[test]
     fn nan_stops_and_keeps_the_last_good_checkpoint() {
+        let _generator = exclusive_generator();
         let dir = tempfile::tempdir().unwrap();
         let run = RunDir::create(dir.path()).unwrap();
         let (report, _) = train(&run, 100, Some(47));
