@@ -6,6 +6,9 @@
 //!   the judge of generated images.
 //! - [`triplets`]: the triplet evaluation: combine the causal variables of two frames
 //!   in latent space, decode, and score the result against the true third frame.
+//! - [`latent_views`]: latent interventions on images (draws or traversals of one
+//!   variable's latents) and the latent-response view of slider files.
+//! - [`evaluate`]: everything `causalgen eval RUN` reports, written into `RUN/eval/`.
 
 pub mod causal_encoder;
 pub mod correlation;
