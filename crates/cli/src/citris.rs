@@ -9,6 +9,7 @@ use citris::eval::evaluate::{evaluate, EvalOptions};
 use citris::eval::latent_views::{
     intervene, latent_response, reconstruct, write_intervention_grid, LatentIntervention, Slider,
 };
+use citris::flow::FlowConfig;
 use citris::representation::encode_frames;
 use citris::training::{ModelConfig, ModelKind, RunConfig, TrainedRun};
 use clap::{Args, Subcommand};
@@ -66,6 +67,10 @@ pub struct CitrisTrainArgs {
     /// λ: pushes latents that explain no variable to ψ₀ (0 turns it off).
     #[arg(long, default_value_t = 0.0)]
     lambda: f64,
+    /// CITRIS-VAE: a normalizing flow between the encoder's latents and the prior's
+    /// (the reference's flow prior) instead of the closed-form KL.
+    #[arg(long)]
+    flow_prior: bool,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     #[command(flatten)]
@@ -90,6 +95,10 @@ impl CitrisTrainArgs {
                 vae.beta_t1 = self.beta;
                 vae.kl_warmup = self.kl_warmup;
                 vae.prior.lambda_reg = self.lambda;
+                vae.flow_prior = self.flow_prior.then(FlowConfig::default);
+            }
+            ModelConfig::Nf(_) if self.flow_prior => {
+                bail!("--flow-prior is an option of citris-vae; CITRIS-NF always has its flow")
             }
             ModelConfig::Nf(nf) => {
                 nf.autoencoder.net = config.net.clone();

@@ -31,7 +31,7 @@ fn scored(prev: &[f32], next: &[f32]) -> bool {
 fn layout_matches_citris() {
     let pong = Pong::new();
     assert_eq!(pong.name(), "pong");
-    assert_eq!(pong.frame_shape(), [32, 32, 3]);
+    assert_eq!(pong.frame_shape(), [32, 32, 4]);
     assert_eq!(
         pong.latent_names(),
         [
@@ -418,10 +418,20 @@ fn scoring_resets_the_ball_and_the_scores() {
     assert!(points[0] > 100 && points[1] > 100, "points {points:?}");
 }
 
-fn render(s: &[f32]) -> Vec<u8> {
-    let mut frame = vec![0u8; 32 * 32 * 3];
+/// The RGB channels of a frame and its motion channel.
+fn render_channels(s: &[f32]) -> (Vec<u8>, Vec<u8>) {
+    let mut frame = vec![0u8; 32 * 32 * 4];
     Pong::new().render(s, &mut frame);
-    frame
+    let rgb = frame
+        .chunks_exact(4)
+        .flat_map(|p| p[..3].to_vec())
+        .collect();
+    let motion = frame.chunks_exact(4).map(|p| p[3]).collect();
+    (rgb, motion)
+}
+
+fn render(s: &[f32]) -> Vec<u8> {
+    render_channels(s).0
 }
 
 /// Centroid (column, row; pixel centres at +0.5) of the pixels weighted by `weight`.
@@ -543,6 +553,32 @@ fn rendering_follows_the_state() {
     }
 }
 
+/// The motion channel is white with a black ball one step ahead: (x, y) + 2·(sin θ, cos θ).
+#[test]
+fn motion_channel_shows_the_next_ball_position() {
+    for (dir, dx, dy) in [
+        (0.0, 0.0, 2.0),
+        (PI / 2.0, 2.0, 0.0),
+        (PI, 0.0, -2.0),
+        (1.0, 2.0 * 1f64.sin(), 2.0 * 1f64.cos()),
+    ] {
+        let s = state(14.0, 12.0, dir, 8.0, 20.0);
+        let (rgb, motion) = render_channels(&s);
+        let (bx, by) = weighted_centroid(&rgb, ball_coverage).unwrap();
+        let darkness = motion.iter().flat_map(|&m| [m, m, m]).collect::<Vec<_>>();
+        let (mx, my) = weighted_centroid(&darkness, |p| f64::from(255 - p[0]) / 255.0).unwrap();
+        assert!(
+            (mx - bx - dx).abs() < 0.05 && (by - my - dy).abs() < 0.05,
+            "direction {dir}: ball at ({bx}, {by}), projection at ({mx}, {my})"
+        );
+        let white = motion.iter().filter(|&&m| m == 255).count();
+        assert!(
+            white >= 32 * 32 - 16,
+            "only the projected ball is dark ({white} white)"
+        );
+    }
+}
+
 #[test]
 fn deterministic_for_a_seed() {
     let pong = Pong::new();
@@ -550,7 +586,7 @@ fn deterministic_for_a_seed() {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut s = pong.sample_state(&mut rng);
         let mut out = Vec::new();
-        let mut frame = vec![0u8; 32 * 32 * 3];
+        let mut frame = vec![0u8; 32 * 32 * 4];
         for _ in 0..500 {
             let (n, m) = pong.step(&s, &mut rng);
             pong.render(&n, &mut frame);

@@ -45,8 +45,13 @@
 //!   a uniform height in `[4, 28]` when the ball was reset in this step.
 //! * Everything is then clipped to the ranges above and the angle wrapped to `[0, 2π)`.
 //!
-//! CITRIS also stores a fourth image channel (the ball moved one step ahead, drawn in
-//! black on white); frames here are RGB only.
+//! # Frames
+//!
+//! Four channels, as CITRIS's: the court in RGB, then a *motion* channel, white with the
+//! ball drawn in black where it would be after one more step at its current velocity
+//! (`(x, y) + 2·(sin θ, cos θ)`). A single frame then shows which way the ball flies, so
+//! `ball_vel_dir` can be read from it; without that channel the direction is not
+//! identifiable from one frame and no model could reach the paper's correlation scores.
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -245,7 +250,7 @@ impl TemporalProcess for Pong {
     }
 
     fn frame_shape(&self) -> [usize; 3] {
-        [RES, RES, 3]
+        [RES, RES, 4]
     }
 
     fn variables(&self) -> Vec<CausalVariable> {
@@ -459,13 +464,17 @@ impl TemporalProcess for Pong {
             img.rect(x - w / 2.0, y - h / 2.0, w, h, colour);
         }
         img.borders(Self::BORDER, false);
-        img.circle(
-            state[Self::BALL_X],
-            state[Self::BALL_Y],
+        let (x, y) = (state[Self::BALL_X], state[Self::BALL_Y]);
+        img.circle(x, y, Self::BALL_RADIUS, RED);
+        let mut motion = Frame32::filled([1.0; 3]);
+        let (dir, speed) = (state[Self::BALL_VEL_DIR], state[Self::BALL_VEL_MAGN]);
+        motion.circle(
+            x + dir.sin() * speed,
+            y + dir.cos() * speed,
             Self::BALL_RADIUS,
-            RED,
+            [0.0; 3],
         );
-        img.write_rgb8(frame);
+        img.write_rgb8_with(Some(&motion), frame);
     }
 }
 
@@ -634,10 +643,26 @@ impl Frame32 {
 
     /// Writes the image as interleaved RGB bytes, top row first.
     pub(crate) fn write_rgb8(&self, frame: &mut [u8]) {
-        assert_eq!(frame.len(), RES * RES * 3, "frame must be 32×32×3 bytes");
-        for (out, p) in frame.chunks_exact_mut(3).zip(self.px.iter()) {
+        self.write_rgb8_with(None, frame);
+    }
+
+    /// Writes the image as interleaved bytes, top row first: RGB, then the first
+    /// channel of `extra` as a fourth channel when there is one.
+    pub(crate) fn write_rgb8_with(&self, extra: Option<&Frame32>, frame: &mut [u8]) {
+        let channels = 3 + usize::from(extra.is_some());
+        assert_eq!(
+            frame.len(),
+            RES * RES * channels,
+            "frame must be 32×32×{channels} bytes"
+        );
+        let byte = |v: f32| (v.clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
+        for (i, out) in frame.chunks_exact_mut(channels).enumerate() {
+            let p = self.px[i];
             for c in 0..3 {
-                out[c] = (p[c].clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
+                out[c] = byte(p[c]);
+            }
+            if let Some(extra) = extra {
+                out[3] = byte(extra.px[i][0]);
             }
         }
     }
