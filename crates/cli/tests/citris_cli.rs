@@ -6,8 +6,8 @@ mod common;
 
 use common::{fails, ok_json, succeeds};
 
-fn tiny_train(model: &str, data: &str, run: &str, steps: &str) {
-    succeeds(&[
+fn tiny_train(model: &str, data: &str, run: &str, steps: &str, extra: &[&str]) {
+    let mut args = vec![
         "train",
         model,
         "--data",
@@ -26,7 +26,9 @@ fn tiny_train(model: &str, data: &str, run: &str, steps: &str) {
         "3",
         "--threads",
         "1",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    succeeds(&args);
 }
 
 #[test]
@@ -34,9 +36,15 @@ fn train_eval_and_resume_every_citris_model() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("boxes").display().to_string();
     succeeds(&["data", "boxes", "--out", &data, "-n", "200", "--seed", "2"]);
-    for model in ["citris-vae", "citris-nf", "beta-vae"] {
-        let run = dir.path().join(model).display().to_string();
-        tiny_train(model, &data, &run, "8");
+    for (model, extra) in [
+        ("citris-vae", &[][..]),
+        ("citris-vae", &["--flow-prior"][..]),
+        ("citris-nf", &[]),
+        ("beta-vae", &[]),
+    ] {
+        let name = format!("{model}{}", extra.concat());
+        let run = dir.path().join(name).display().to_string();
+        tiny_train(model, &data, &run, "8", extra);
         let report = ok_json(&[
             "eval",
             &run,
@@ -112,6 +120,20 @@ fn mistakes_are_named() {
     assert!(message.contains("config.toml"), "{message}");
     let message = fails(&["train", "citris-vae", "--run", &run]);
     assert!(message.contains("--data"), "{message}");
+    let data = dir.path().join("boxes").display().to_string();
+    succeeds(&["data", "boxes", "--out", &data, "-n", "40"]);
+    for model in ["citris-nf", "beta-vae"] {
+        let message = fails(&[
+            "train",
+            model,
+            "--data",
+            &data,
+            "--run",
+            &run,
+            "--flow-prior",
+        ]);
+        assert!(message.contains("flow"), "{model}: {message}");
+    }
 }
 
 #[test]

@@ -53,6 +53,9 @@ pub struct CitrisBenchArgs {
     /// KL / NLL weight (β_t1).
     #[arg(long, default_value_t = 1.0)]
     beta: f64,
+    /// CITRIS-VAE with the reference's flow prior (see `train citris-vae --flow-prior`).
+    #[arg(long)]
+    flow_prior: bool,
     /// Training steps of the correlation probe.
     #[arg(long, default_value_t = 2000)]
     probe_steps: usize,
@@ -99,17 +102,27 @@ pub(super) fn bench_citris(args: &CitrisBenchArgs) -> Result<()> {
                 Model::CitrisNf => ModelKind::CitrisNf,
                 Model::BetaVae => ModelKind::BetaVae,
             };
+            let flow_prior = kind == ModelKind::CitrisVae && args.flow_prior;
+            let label = match flow_prior {
+                true => format!("{} (flow prior)", kind.name()),
+                false => kind.name().to_string(),
+            };
             let mut config = RunConfig::for_data(kind, &data, args.steps)?;
             config.data.batch = args.batch;
             config.data.seed = args.seed;
             config.train.seed = args.seed;
             match &mut config.model {
-                citris::training::ModelConfig::Vae(vae) => vae.beta_t1 = args.beta,
+                citris::training::ModelConfig::Vae(vae) => {
+                    vae.beta_t1 = args.beta;
+                    if flow_prior {
+                        vae.flow_prior = Some(citris::flow::FlowConfig::default());
+                    }
+                }
                 citris::training::ModelConfig::Nf(nf) => nf.beta_t1 = args.beta,
             }
             let run = RunDir::create(root.join(format!("{}-{}", process.name(), kind.name())))?;
             let progress = Progress {
-                label: format!("{} {}", process.name(), kind.name()),
+                label: format!("{} {label}", process.name()),
                 visible: true,
             };
             let clock = Instant::now();
@@ -128,7 +141,7 @@ pub(super) fn bench_citris(args: &CitrisBenchArgs) -> Result<()> {
             let row = format!(
                 "| {} | {} | {} | {:.0} | {:.3} | {:.3} | {:.3} | {:.3} | {} |",
                 process.name(),
-                kind.name(),
+                label,
                 args.steps,
                 seconds,
                 c.r2_diag,
