@@ -515,33 +515,39 @@ mod tests {
         assert_eq!(CitrisVaeConfig::default().kl_factor(0), 1.0);
     }
 
-    /// 30 steps on the walking square must cut the loss of a fixed batch (same noise)
-    /// at least in half; the squared error starts near the image's energy.
+    /// The loss of a fixed batch of the walking square (same noise) before and after
+    /// 30 AdamW steps on the whole sequence.
+    fn loss_before_and_after_training(model: &CitrisVae, vs: &VarStore) -> (f64, f64) {
+        let data = sequence();
+        let index = Tensor::arange(8, (Kind::Int64, Device::Cpu));
+        let (x_t, x_t1, targets) = data.batch(&index, Device::Cpu);
+        let evaluate = || {
+            tch::manual_seed(7);
+            model.loss(&x_t, &x_t1, &targets, 0).total.double_value(&[])
+        };
+        let before = evaluate();
+        let mut objective = CitrisObjective::new(model, &data, 8, 3).unwrap();
+        let adamw = AdamWConfig {
+            weight_decay: 0.0,
+            ..Default::default()
+        };
+        let mut optimizer = AdamW::new(vs, adamw);
+        for step in 0..30 {
+            let loss = objective.loss(step);
+            update(&mut optimizer, &loss.total, 100.0, 3e-3);
+        }
+        (before, evaluate())
+    }
+
+    /// 30 steps must cut the loss at least in half; the squared error starts near the
+    /// image's energy.
     #[test]
     fn training_reduces_the_loss() {
         for kind in [VaeKind::Citris, VaeKind::BetaVae] {
             tch::manual_seed(2);
-            let data = sequence();
             let vs = VarStore::new(Device::Cpu);
             let model = model(&vs, kind);
-            let index = Tensor::arange(8, (Kind::Int64, Device::Cpu));
-            let (x_t, x_t1, targets) = data.batch(&index, Device::Cpu);
-            let evaluate = || {
-                tch::manual_seed(7);
-                model.loss(&x_t, &x_t1, &targets, 0).total.double_value(&[])
-            };
-            let before = evaluate();
-            let mut objective = CitrisObjective::new(&model, &data, 8, 3).unwrap();
-            let adamw = AdamWConfig {
-                weight_decay: 0.0,
-                ..Default::default()
-            };
-            let mut optimizer = AdamW::new(&vs, adamw);
-            for step in 0..30 {
-                let loss = objective.loss(step);
-                update(&mut optimizer, &loss.total, 100.0, 3e-3);
-            }
-            let after = evaluate();
+            let (before, after) = loss_before_and_after_training(&model, &vs);
             assert!(after < 0.5 * before, "{kind:?}: {before} → {after}");
         }
     }
@@ -576,7 +582,7 @@ mod tests {
         let _ = flow.forward(&(Tensor::randn([64, l], cpu) * 2.5 + 1.0));
         tch::no_grad(|| {
             let mut logits = vs.variables()["prior.assignment_logits"].shallow_clone();
-            let _ = logits.copy_(&(Tensor::randn([l, K as i64 + 1], cpu) * 2.0));
+            logits.copy_(&(Tensor::randn([l, K as i64 + 1], cpu) * 2.0));
         });
         let n = 100_000;
         let mean_pair = Tensor::randn([2, l], cpu);
@@ -622,38 +628,18 @@ mod tests {
     #[test]
     fn flow_prior_encodes_through_the_flow_and_trains() {
         tch::manual_seed(4);
-        let data = sequence();
         let vs = VarStore::new(Device::Cpu);
         let model = flow_prior_model(&vs, 2, 0.2);
-        let index = Tensor::arange(8, (Kind::Int64, Device::Cpu));
-        let (x_t, x_t1, targets) = data.batch(&index, Device::Cpu);
-        let evaluate = || {
-            tch::manual_seed(7);
-            model.loss(&x_t, &x_t1, &targets, 0).total.double_value(&[])
-        };
-        let before = evaluate();
+        let (before, after) = loss_before_and_after_training(&model, &vs);
+        assert!(after < 0.5 * before, "{before} → {after}");
         let flow = model.flow().unwrap();
         assert!(flow.is_initialised(), "the first loss initialises ActNorm");
-        let mean = model.posterior(&x_t, false).0;
-        let u = model.encode(&x_t);
+        let x = to_input(&sequence().frames.narrow(0, 0, 4), Device::Cpu);
+        let mean = model.posterior(&x, false).0;
+        let u = model.encode(&x);
         assert!(u.allclose(&flow.forward(&mean).0, 1e-5, 1e-5, false));
         let direct = model.decoder.forward_t(&mean, false);
         assert!(model.decode(&u).allclose(&direct, 1e-4, 1e-4, false));
-
-        let mut objective = CitrisObjective::new(&model, &data, 8, 3).unwrap();
-        let mut optimizer = AdamW::new(
-            &vs,
-            AdamWConfig {
-                weight_decay: 0.0,
-                ..Default::default()
-            },
-        );
-        for step in 0..30 {
-            let loss = objective.loss(step);
-            update(&mut optimizer, &loss.total, 100.0, 3e-3);
-        }
-        let after = evaluate();
-        assert!(after < 0.5 * before, "{before} → {after}");
         let beta = CitrisVaeConfig {
             kind: VaeKind::BetaVae,
             flow_prior: Some(FlowConfig::default()),

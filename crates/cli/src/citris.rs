@@ -47,7 +47,7 @@ pub struct CitrisTrainArgs {
     #[arg(long, default_value_t = 5000)]
     steps: usize,
     /// Frame pairs per step.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = citris::training::DEFAULT_BATCH)]
     batch: usize,
     /// Latent dimensions [default: 32 for 64 × 64 frames, 16 for smaller ones].
     #[arg(long)]

@@ -48,7 +48,7 @@ pub struct CitrisBenchArgs {
     /// Optimisation steps per model (CITRIS-NF: per stage).
     #[arg(long, default_value_t = 3000)]
     steps: usize,
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = citris::training::DEFAULT_BATCH)]
     batch: usize,
     /// KL / NLL weight (β_t1).
     #[arg(long, default_value_t = 1.0)]
