@@ -232,10 +232,11 @@ impl CitrisVae {
     /// Images [B, C, S, S] in [−1, 1] decoded from representations [B, L] (inference
     /// mode; through f⁻¹ first with the flow prior).
     pub fn decode(&self, z: &Tensor) -> Tensor {
-        match self.flow() {
-            Some(flow) => self.decoder.forward_t(&flow.inverse(z), false),
-            None => self.decoder.forward_t(z, false),
-        }
+        let z = match self.flow() {
+            Some(flow) => flow.inverse(z),
+            None => z.shallow_clone(),
+        };
+        self.decoder.forward_t(&z, false)
     }
 
     /// ‖decode(z) − x‖² summed over channels and pixels, averaged over the batch.
