@@ -1,23 +1,30 @@
 //! The transition prior p(z^{t+1} | z^t, I^{t+1}) of CITRIS (Lippe et al. 2022), with
 //! the learned assignment ψ of latents to causal variables.
 //!
-//! Each latent z_l belongs to one of K + 1 groups: causal variable k < K, or the last
-//! group, "no causal variable" (ψ₀, whose intervention flag is always 0). ψ is a
-//! categorical distribution per latent, logits [L, K+1]. Given the group, latent l at
-//! t+1 follows
+//! Each latent z_l belongs to one of G = K + 1 groups: causal variable k < K, or the
+//! last group, "no causal variable" (ψ₀, whose intervention flag is always 0). ψ is a
+//! categorical distribution per latent, logits [L, G]. Every latent has a small MLP that
+//! reads all of z^t (a shared linear "context" layer) plus its own value z^t_l; the L
+//! MLPs run as one batched matrix product per layer. Given its group, latent l at t+1
+//! follows a Gaussian whose parameters depend on the [`InterventionModel`]:
 //!
-//! - without intervention on its group: N(μ_l(z^t), σ_l(z^t)²) from a small MLP per
-//!   latent that reads all of z^t (a shared linear "context" layer) plus its own value
-//!   z^t_l; the L MLPs run as one batched matrix product per layer;
-//! - under an intervention on its variable k: a learned Gaussian per (latent, variable)
-//!   that ignores z^t (perfect interventions, the reference's default).
+//! - **perfect** (the reference's default): without an intervention on its group, the
+//!   MLP's N(μ_l(z^t), σ_l(z^t)²); under an intervention on its variable k, a learned
+//!   Gaussian per (latent, variable) that ignores z^t;
+//! - **imperfect** (the reference's `imperfect_interventions`): the MLP also reads which
+//!   group the latent is in and whether that group is intervened on (the reference's
+//!   `target_prod`: I_g in the group's slot, −1 in the others), so an intervention may
+//!   depend on the past — Pong's paddles move one step up or down from where they were.
 //!
-//! Like the reference (`models/shared/transition_prior.py`, perfect interventions,
-//! non-autoregressive), the KL divergence to the encoder's posterior and the negative
-//! log-likelihood are marginalised analytically over ψ's probabilities, which is cheap
-//! because the prior's networks do not depend on the assignment. The straight-through
-//! Gumbel-softmax sample ([`TransitionPrior::sample_assignment`]) is what the target
-//! classifier sees, and is how ψ also learns from it.
+//! Like the reference (non-autoregressive prior), the KL divergence to the encoder's
+//! posterior and the negative log-likelihood are marginalised analytically over ψ's
+//! probabilities: the prior's parameters are computed for all G groups at once
+//! ([`TransitionPrior::group_params`], cheap next to the image networks) and each
+//! group's term is weighted by P(ψ(l) = g). The straight-through Gumbel-softmax sample
+//! ([`TransitionPrior::sample_assignment`]) is what the target classifier sees, and is
+//! how ψ also learns from it. (For CITRIS-NF with imperfect interventions the reference
+//! evaluates one Gumbel sample instead of marginalising; the marginal is that sample's
+//! expectation, without its variance.)
 //!
 //! λ (`lambda_reg`) scales the ψ₀ group's term by 1 − λ, which makes "no causal
 //! variable" cheaper and so collects the information that interventions do not explain
@@ -33,6 +40,19 @@ use crate::{Error, Result};
 /// The masked logit of ψ₀ when λ = 0: the group then never gets any probability.
 const MASKED_LOGIT: f64 = -1e9;
 
+/// What the prior assumes an intervention does to the latents of its variable.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum InterventionModel {
+    /// The intervened variable is drawn afresh, independent of the past: one learned
+    /// Gaussian per (latent, variable). Right for Pong's ball and Causal3DIdent.
+    #[default]
+    Perfect,
+    /// The intervention may depend on the past (a paddle pushed up or down from where it
+    /// was): the latent's MLP is told its group and that group's intervention flag.
+    Imperfect,
+}
+
 /// Settings of the transition prior (stored in a run's config). The defaults are the
 /// reference's for CITRIS-VAE.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -47,6 +67,9 @@ pub struct PriorConfig {
     pub lambda_reg: f64,
     /// Temperature τ of the Gumbel-softmax sample of ψ.
     pub gumbel_temperature: f64,
+    /// Perfect or imperfect interventions (runs written before this option are perfect).
+    #[serde(default)]
+    pub interventions: InterventionModel,
 }
 
 impl Default for PriorConfig {
@@ -55,6 +78,7 @@ impl Default for PriorConfig {
             hidden: 32,
             lambda_reg: 0.0,
             gumbel_temperature: 1.0,
+            interventions: InterventionModel::Perfect,
         }
     }
 }
@@ -97,20 +121,20 @@ pub fn gaussian_log_prob(mean: &Tensor, log_std: &Tensor, x: &Tensor) -> Tensor 
     -(log_std + 0.5 * (2.0 * std::f64::consts::PI).ln()) - standardised.square() * 0.5
 }
 
-/// G independent linear layers applied in parallel: input [N, G, in] → [N, G, out],
-/// one batched product instead of a loop over groups.
+/// L independent linear layers applied in parallel: input [.., L, in] → [.., L, out],
+/// one batched product instead of a loop over latents.
 #[derive(Debug)]
 struct GroupedLinear {
-    /// [G, out, in]
+    /// [L, out, in]
     weight: Tensor,
-    /// [G, out]
+    /// [L, out]
     bias: Tensor,
 }
 
 impl GroupedLinear {
     /// Weights uniform in ±√(6 / (in · out)), zero biases: the reference's
-    /// initialisation (PyTorch's Kaiming bound computed on the [G, out, in] tensor takes
-    /// out · in as the fan-in). It is smaller than a per-group Kaiming bound, which
+    /// initialisation (PyTorch's Kaiming bound computed on the [L, out, in] tensor takes
+    /// out · in as the fan-in). It is smaller than a per-latent Kaiming bound, which
     /// matters: with ±√(6 / in) the initial log-stds spread over several nats and the
     /// first KL terms are in the hundreds.
     fn new(p: nn::Path, groups: i64, inputs: i64, outputs: i64) -> Self {
@@ -124,7 +148,7 @@ impl GroupedLinear {
 
 impl Module for GroupedLinear {
     fn forward(&self, x: &Tensor) -> Tensor {
-        Tensor::einsum("ngi,goi->ngo", &[x, &self.weight], None::<&[i64]>) + &self.bias
+        Tensor::einsum("...li,loi->...lo", &[x, &self.weight], None::<&[i64]>) + &self.bias
     }
 }
 
@@ -137,19 +161,21 @@ pub struct TransitionPrior {
     hidden: i64,
     lambda_reg: f64,
     temperature: f64,
-    /// ψ's logits [L, K+1], the last column ψ₀ ("no causal variable").
+    /// ψ's logits [L, G], the last column ψ₀ ("no causal variable").
     logits: Tensor,
     /// Added to `logits`: 0, or [`MASKED_LOGIT`] in the ψ₀ column when λ = 0.
     logit_offset: Tensor,
     /// z^t [N, L] → [N, L·H]: what every latent's MLP knows of the whole state.
     context: nn::Linear,
-    /// Each latent's own z^t_l → H.
+    /// Each latent's own z^t_l (and, for imperfect interventions, its group's G-slot
+    /// intervention code) → H.
     input: GroupedLinear,
     hidden_layer: GroupedLinear,
     /// → (mean, log-std) per latent.
     output: GroupedLinear,
-    /// (mean, log-std) [L, K, 2] of latent l under an intervention on variable k.
-    intervention: Tensor,
+    /// Perfect interventions: (mean, log-std) [L, K, 2] of latent l under an
+    /// intervention on variable k. `None` for imperfect interventions.
+    intervention: Option<Tensor>,
 }
 
 impl TransitionPrior {
@@ -169,6 +195,13 @@ impl TransitionPrior {
         if cfg.lambda_reg == 0.0 {
             let _ = logit_offset.narrow(1, k, 1).fill_(MASKED_LOGIT);
         }
+        let (own_inputs, intervention) = match cfg.interventions {
+            InterventionModel::Perfect => (
+                1,
+                Some(p.uniform("intervention", &[latents, k, 2], -0.5, 0.5)),
+            ),
+            InterventionModel::Imperfect => (1 + k + 1, None),
+        };
         Ok(Self {
             latents,
             variables: k,
@@ -178,10 +211,10 @@ impl TransitionPrior {
             logits: p.zeros("assignment_logits", &[latents, k + 1]),
             logit_offset,
             context: nn::linear(&p / "context", latents, latents * h, Default::default()),
-            input: GroupedLinear::new(&p / "input", latents, 1, h),
+            input: GroupedLinear::new(&p / "input", latents, own_inputs, h),
             hidden_layer: GroupedLinear::new(&p / "hidden", latents, h, h),
             output: GroupedLinear::new(&p / "output", latents, h, 2),
-            intervention: p.uniform("intervention", &[latents, k, 2], -0.5, 0.5),
+            intervention,
         })
     }
 
@@ -195,12 +228,12 @@ impl TransitionPrior {
         self.variables
     }
 
-    /// ψ's effective logits [L, K+1] (ψ₀ masked when λ = 0).
+    /// ψ's effective logits [L, G] (ψ₀ masked when λ = 0).
     fn effective_logits(&self) -> Tensor {
         &self.logits + &self.logit_offset
     }
 
-    /// softmax(ψ) [L, K+1]: row l is the probability of latent l belonging to each
+    /// softmax(ψ) [L, G]: row l is the probability of latent l belonging to each
     /// causal variable, the last column to none.
     pub fn assignment_probs(&self) -> Tensor {
         self.effective_logits().softmax(-1, Kind::Float)
@@ -218,7 +251,7 @@ impl TransitionPrior {
             .collect()
     }
 
-    /// `batch` independent straight-through Gumbel-softmax samples of ψ, [B, L, K+1]:
+    /// `batch` independent straight-through Gumbel-softmax samples of ψ, [B, L, G]:
     /// one-hot rows forward, the gradient of the relaxed softmax((ψ + g) / τ) backward,
     /// so that losses on the sample train ψ's logits.
     pub fn sample_assignment(&self, batch: i64) -> Tensor {
@@ -235,45 +268,75 @@ impl TransitionPrior {
         hard - soft.detach() + soft
     }
 
-    /// Mean and log-std [.., L] of p(z^{t+1} | z^t) without intervention, for z^t of
-    /// shape [.., L].
-    pub fn transition(&self, z_t: &Tensor) -> (Tensor, Tensor) {
-        let shape = z_t.size();
-        let flat = z_t.reshape([-1, self.latents]);
-        let n = flat.size()[0];
-        let context = self
-            .context
-            .forward(&flat)
-            .view([n, self.latents, self.hidden]);
-        let own = self.input.forward(&flat.unsqueeze(-1));
-        let h = self.hidden_layer.forward(&(context + own).silu()).silu();
-        let out = self.output.forward(&h);
-        (
-            out.select(-1, 0).reshape(shape.as_slice()),
-            out.select(-1, 1).reshape(shape.as_slice()),
-        )
+    /// The prior's mean and log-std [N, G, L] of every latent as if it belonged to each
+    /// group g, for z^t [N, L] and targets I^{t+1} [N, K] in {0, 1}.
+    pub fn group_params(&self, z_t: &Tensor, targets: &Tensor) -> (Tensor, Tensor) {
+        self.group_params_with(z_t, targets, false)
     }
 
-    /// Mean and log-std [L, K] of latent l under an intervention on variable k.
-    pub fn intervention_params(&self) -> (Tensor, Tensor) {
-        (
-            self.intervention.select(-1, 0),
-            self.intervention.select(-1, 1),
-        )
+    /// [`Self::group_params`]; `detach_intervention` cuts the gradient to the perfect
+    /// interventions' Gaussians (CITRIS-NF fits them by a separate term).
+    fn group_params_with(
+        &self,
+        z_t: &Tensor,
+        targets: &Tensor,
+        detach_intervention: bool,
+    ) -> (Tensor, Tensor) {
+        let (n, l, g) = (z_t.size()[0], self.latents, self.variables + 1);
+        let context = self.context.forward(z_t).view([n, l, self.hidden]);
+        let own = z_t.unsqueeze(-1);
+        // I^{t+1} per group [N, G]: ψ₀ is never intervened on.
+        let flags = Tensor::cat(&[targets, &targets.narrow(1, 0, 1).zeros_like()], 1);
+        let mlp = |context: &Tensor, own: &Tensor| {
+            let h = self
+                .hidden_layer
+                .forward(&(context + self.input.forward(own)).silu());
+            self.output.forward(&h.silu())
+        };
+        let (mean, log_std) = match &self.intervention {
+            None => {
+                // Group g's code: I_g in slot g, −1 in every other slot.
+                let eye = Tensor::eye(g, (Kind::Float, z_t.device()));
+                let code = flags.unsqueeze(1) * &eye - (eye.neg() + 1.0); // [N, G, G]
+                let own = Tensor::cat(
+                    &[
+                        own.unsqueeze(1).expand([n, g, l, 1], false),
+                        code.unsqueeze(2).expand([n, g, l, g], false),
+                    ],
+                    -1,
+                );
+                let out = mlp(&context.unsqueeze(1), &own); // [N, G, L, 2]
+                (out.select(-1, 0), out.select(-1, 1))
+            }
+            Some(intervention) => {
+                let out = mlp(&context, &own); // [N, L, 2]
+                let observed = |i: i64| out.select(-1, i).unsqueeze(1).expand([n, g, l], false);
+                let intervention = if detach_intervention {
+                    intervention.detach()
+                } else {
+                    intervention.shallow_clone()
+                };
+                // [N, G, 1] against [G, L] (ψ₀'s row is a placeholder, never selected).
+                let intervened = flags.unsqueeze(-1).eq(1.0);
+                let under_intervention = |i: i64| {
+                    let p = intervention.select(-1, i).tr(); // [K, L]
+                    Tensor::cat(&[&p, &p.narrow(0, 0, 1)], 0)
+                };
+                (
+                    under_intervention(0).where_self(&intervened, &observed(0)),
+                    under_intervention(1).where_self(&intervened, &observed(1)),
+                )
+            }
+        };
+        (mean, log_std)
     }
 
-    /// The weights of the two cases per sample and latent, marginalised over ψ:
-    /// w_intv [B, L, K] = P(ψ(l) = k)·I_k (latent l follows its intervention
-    /// distribution) and w_obs [B, L] = 1 − Σ_k w_intv − λ·P(ψ(l) = ψ₀) (it follows the
-    /// transition; ψ₀'s share down-weighted by 1 − λ).
-    fn case_weights(&self, targets: &Tensor) -> (Tensor, Tensor) {
-        let probs = self.assignment_probs();
-        let variable_probs = probs.narrow(1, 0, self.variables);
-        let none_probs = probs.select(1, self.variables);
-        let intervened = variable_probs.unsqueeze(0) * targets.unsqueeze(1);
-        let observed = intervened.sum_dim_intlist(-1, false, Kind::Float).neg() + 1.0
-            - none_probs * self.lambda_reg;
-        (intervened, observed)
+    /// Weights [G, L] of the groups' terms: P(ψ(l) = g), the ψ₀ row scaled by 1 − λ.
+    fn group_weights(&self) -> Tensor {
+        let probs = self.assignment_probs().tr();
+        let scale = Tensor::ones([self.variables + 1, 1], (Kind::Float, probs.device()));
+        let _ = scale.get(self.variables).fill_(1.0 - self.lambda_reg);
+        probs * scale
     }
 
     /// KL(q(z^{t+1} | x^{t+1}) ‖ p(z^{t+1} | z^t, I^{t+1})) per sample [B], summed over
@@ -287,56 +350,60 @@ impl TransitionPrior {
         log_std_t1: &Tensor,
         targets: &Tensor,
     ) -> Tensor {
-        let (w_intv, w_obs) = self.case_weights(targets);
-        let (mean, log_std) = self.transition(z_t);
-        let kl_obs = gaussian_kl(mean_t1, log_std_t1, &mean, &log_std);
-        let (intv_mean, intv_log_std) = self.intervention_params();
-        let kl_intv = gaussian_kl(
-            &mean_t1.unsqueeze(-1),
-            &log_std_t1.unsqueeze(-1),
-            &intv_mean,
-            &intv_log_std,
+        let (mean, log_std) = self.group_params(z_t, targets);
+        let kl = gaussian_kl(
+            &mean_t1.unsqueeze(1),
+            &log_std_t1.unsqueeze(1),
+            &mean,
+            &log_std,
         );
-        let per_latent =
-            (w_intv * kl_intv).sum_dim_intlist(-1, false, Kind::Float) + w_obs * kl_obs;
-        per_latent.sum_dim_intlist(-1, false, Kind::Float)
+        (kl * self.group_weights()).sum_dim_intlist([1i64, 2].as_slice(), false, Kind::Float)
     }
 
     /// −log p(z^{t+1} | z^t, I^{t+1}) per sample [B], summed over latents and
     /// marginalised over ψ, for CITRIS-NF (which has samples, not a Gaussian posterior).
-    /// `z_t` and `z_t1` are [B, S, L]: S samples per pair; the transition term averages
-    /// over all S × S pairs of (z^t, z^{t+1}) samples, the intervention term over the S
-    /// samples of z^{t+1}. `targets` [B, K].
+    /// `z_t` and `z_t1` are [B, S, L]: S samples per pair; the NLL averages over all
+    /// S × S pairs of (z^t, z^{t+1}) samples. `targets` [B, K].
     ///
-    /// As in the reference, the marginalised intervention term sees the intervention
-    /// distributions' parameters detached; they are fitted instead by a term with value
-    /// zero whose gradient is that of every latent's NLL under them whenever their
-    /// variable is intervened on (z^{t+1} detached), regardless of ψ.
+    /// As in the reference, with perfect interventions the marginalised term sees the
+    /// intervention distributions' parameters detached; they are fitted instead by a
+    /// term with value zero whose gradient is that of every latent's NLL under them
+    /// whenever their variable is intervened on (z^{t+1} detached), regardless of ψ.
     pub fn nll(&self, z_t: &Tensor, z_t1: &Tensor, targets: &Tensor) -> Tensor {
-        let (w_intv, w_obs) = self.case_weights(targets);
-        let (mean, log_std) = self.transition(z_t);
-        // [B, S(t), 1, L] against [B, 1, S(t+1), L].
-        let nll_obs = gaussian_log_prob(
-            &mean.unsqueeze(2),
-            &log_std.unsqueeze(2),
-            &z_t1.unsqueeze(1),
+        let (b, s, l) = (z_t.size()[0], z_t.size()[1], self.latents);
+        let g = self.variables + 1;
+        let repeated = targets.unsqueeze(1).expand([b, s, self.variables], false);
+        let (mean, log_std) = self.group_params_with(
+            &z_t.reshape([b * s, l]),
+            &repeated.reshape([b * s, self.variables]),
+            true,
+        );
+        // [B, S(t), 1, G, L] against [B, 1, S(t+1), 1, L].
+        let nll = gaussian_log_prob(
+            &mean.view([b, s, 1, g, l]),
+            &log_std.view([b, s, 1, g, l]),
+            &z_t1.view([b, 1, s, 1, l]),
         )
         .mean_dim([1i64, 2].as_slice(), false, Kind::Float)
         .neg();
-        let (intv_mean, intv_log_std) = self.intervention_params();
-        let z = z_t1.unsqueeze(-1); // [B, S, L, 1] against [L, K]
-        let nll_intv = gaussian_log_prob(&intv_mean.detach(), &intv_log_std.detach(), &z)
-            .mean_dim(1, false, Kind::Float)
-            .neg();
-        let per_latent =
-            (w_intv * nll_intv).sum_dim_intlist(-1, false, Kind::Float) + w_obs * nll_obs;
-        let nll = per_latent.sum_dim_intlist(-1, false, Kind::Float);
-        let fit = (gaussian_log_prob(&intv_mean, &intv_log_std, &z.detach())
-            .mean_dim(1, false, Kind::Float)
-            .neg()
-            * targets.unsqueeze(1))
-        .sum_dim_intlist([1i64, 2].as_slice(), false, Kind::Float);
-        nll + &fit - fit.detach()
+        let nll =
+            (nll * self.group_weights()).sum_dim_intlist([1i64, 2].as_slice(), false, Kind::Float);
+        match &self.intervention {
+            None => nll,
+            Some(intervention) => {
+                let z = z_t1.detach().unsqueeze(-1); // [B, S, L, 1] against [L, K]
+                let fit = (gaussian_log_prob(
+                    &intervention.select(-1, 0),
+                    &intervention.select(-1, 1),
+                    &z,
+                )
+                .mean_dim(1, false, Kind::Float)
+                .neg()
+                    * targets.unsqueeze(1))
+                .sum_dim_intlist([1i64, 2].as_slice(), false, Kind::Float);
+                nll + &fit - fit.detach()
+            }
+        }
     }
 
     /// λ · mean_l (1 − P(ψ(l) = ψ₀)), a scalar: the reference adds it to CITRIS-NF's
@@ -351,17 +418,43 @@ impl TransitionPrior {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tch::nn::OptimizerConfig;
     use tch::Device;
 
     const CPU: (Kind, Device) = (Kind::Float, Device::Cpu);
 
-    fn prior(vs: &nn::VarStore, latents: i64, variables: usize, lambda: f64) -> TransitionPrior {
+    fn prior_with(
+        vs: &nn::VarStore,
+        latents: i64,
+        variables: usize,
+        lambda: f64,
+        interventions: InterventionModel,
+    ) -> TransitionPrior {
         let cfg = PriorConfig {
             hidden: 8,
             lambda_reg: lambda,
+            interventions,
             ..Default::default()
         };
         TransitionPrior::new(vs.root() / "prior", latents, variables, &cfg).unwrap()
+    }
+
+    fn prior(vs: &nn::VarStore, latents: i64, variables: usize, lambda: f64) -> TransitionPrior {
+        prior_with(vs, latents, variables, lambda, InterventionModel::Perfect)
+    }
+
+    /// Perfect interventions' (mean, log-std) [L, K].
+    fn intervention_params(prior: &TransitionPrior) -> (Tensor, Tensor) {
+        let p = prior.intervention.as_ref().expect("perfect interventions");
+        (p.select(-1, 0), p.select(-1, 1))
+    }
+
+    /// The transition without intervention [N, L]: any group's parameters when nothing
+    /// is intervened on.
+    fn transition(prior: &TransitionPrior, z_t: &Tensor) -> (Tensor, Tensor) {
+        let targets = Tensor::zeros([z_t.size()[0], prior.variables], CPU);
+        let (mean, log_std) = prior.group_params(z_t, &targets);
+        (mean.select(1, 0), log_std.select(1, 0))
     }
 
     fn set(param: &Tensor, values: &Tensor) {
@@ -382,59 +475,46 @@ mod tests {
 
     /// The closed form is E_{ψ ~ softmax, z ~ q}[w(ψ)·(log q(z) − log p_ψ(z))] with
     /// w = 1 − λ for ψ₀ and 1 otherwise; checked against 200 000 samples of both (within
-    /// four standard errors).
+    /// four standard errors), for both intervention models.
     #[test]
     fn kl_matches_monte_carlo() {
-        tch::manual_seed(0);
-        let (l, k, lambda) = (3, 2, 0.5);
-        let vs = nn::VarStore::new(Device::Cpu);
-        let prior = prior(&vs, l, k as usize, lambda);
-        set(&prior.logits, &(Tensor::randn([l, k + 1], CPU) * 1.5));
-        let z_t = Tensor::randn([2, l], CPU);
-        let mean_t1 = Tensor::randn([2, l], CPU);
-        let log_std_t1 = Tensor::randn([2, l], CPU) * 0.3 - 0.5;
-        let targets = Tensor::from_slice(&[1f32, 0., 1., 1.]).view([2, k]);
-        let closed = prior.kl(&z_t, &mean_t1, &log_std_t1, &targets);
-        assert_eq!(closed.size(), vec![2]);
+        for interventions in [InterventionModel::Perfect, InterventionModel::Imperfect] {
+            tch::manual_seed(0);
+            let (l, k, lambda) = (3, 2, 0.5);
+            let vs = nn::VarStore::new(Device::Cpu);
+            let prior = prior_with(&vs, l, k as usize, lambda, interventions);
+            set(&prior.logits, &(Tensor::randn([l, k + 1], CPU) * 1.5));
+            let z_t = Tensor::randn([2, l], CPU);
+            let mean_t1 = Tensor::randn([2, l], CPU);
+            let log_std_t1 = Tensor::randn([2, l], CPU) * 0.3 - 0.5;
+            let targets = Tensor::from_slice(&[1f32, 0., 1., 1.]).view([2, k]);
+            let closed = prior.kl(&z_t, &mean_t1, &log_std_t1, &targets);
+            assert_eq!(closed.size(), vec![2]);
 
-        let n = 200_000;
-        let (obs_mean, obs_log_std) = prior.transition(&z_t);
-        let (intv_mean, intv_log_std) = prior.intervention_params();
-        // Groups [N, L], one draw per latent and sample.
-        let groups = prior.assignment_probs().multinomial(n, true).tr();
-        let variable = groups.clamp_max(k - 1);
-        let gather = |t: &Tensor| {
-            t.unsqueeze(0)
-                .expand([n, l, k], false)
-                .gather(2, &variable.unsqueeze(-1), false)
-                .squeeze_dim(-1)
-        };
-        let is_none = groups.eq(k);
-        for b in 0..2 {
-            let flags = targets
-                .get(b)
-                .index_select(0, &variable.reshape([-1]))
-                .view([n, l]);
-            let intervened = flags.eq(1.0).logical_and(&is_none.logical_not());
-            let p_mean =
-                gather(&intv_mean).where_self(&intervened, &obs_mean.get(b).expand([n, l], false));
-            let p_log_std = gather(&intv_log_std)
-                .where_self(&intervened, &obs_log_std.get(b).expand([n, l], false));
-            let (qm, qs) = (mean_t1.get(b), log_std_t1.get(b));
-            let z = &qm + Tensor::randn([n, l], CPU) * qs.exp();
-            let ratio =
-                gaussian_log_prob(&qm, &qs, &z) - gaussian_log_prob(&p_mean, &p_log_std, &z);
-            let weight = is_none.to_kind(Kind::Float) * -lambda + 1.0;
-            let per_sample = (ratio * weight)
-                .sum_dim_intlist(1, false, Kind::Float)
-                .to_kind(Kind::Double);
-            let mc = per_sample.mean(Kind::Double).double_value(&[]);
-            let standard_error = per_sample.std(true).double_value(&[]) / (n as f64).sqrt();
-            let exact = value(&closed, &[b]);
-            assert!(
-                (mc - exact).abs() < 4.0 * standard_error,
-                "sample {b}: Monte Carlo {mc} ± {standard_error} vs closed form {exact}"
-            );
+            let n = 200_000;
+            let (group_mean, group_log_std) = prior.group_params(&z_t, &targets);
+            // Groups [N, L], one draw per latent and sample.
+            let groups = prior.assignment_probs().multinomial(n, true).tr();
+            let weight = groups.eq(k).to_kind(Kind::Float) * -lambda + 1.0;
+            for b in 0..2 {
+                let p_mean = group_mean.get(b).gather(0, &groups, false);
+                let p_log_std = group_log_std.get(b).gather(0, &groups, false);
+                let (qm, qs) = (mean_t1.get(b), log_std_t1.get(b));
+                let z = &qm + Tensor::randn([n, l], CPU) * qs.exp();
+                let ratio =
+                    gaussian_log_prob(&qm, &qs, &z) - gaussian_log_prob(&p_mean, &p_log_std, &z);
+                let per_sample = (ratio * &weight)
+                    .sum_dim_intlist(1, false, Kind::Float)
+                    .to_kind(Kind::Double);
+                let mc = per_sample.mean(Kind::Double).double_value(&[]);
+                let standard_error = per_sample.std(true).double_value(&[]) / (n as f64).sqrt();
+                let exact = value(&closed, &[b]);
+                assert!(
+                    (mc - exact).abs() < 4.0 * standard_error,
+                    "{interventions:?}, sample {b}: Monte Carlo {mc} ± {standard_error} vs \
+                     closed form {exact}"
+                );
+            }
         }
     }
 
@@ -457,8 +537,8 @@ mod tests {
         let log_std_t1 = Tensor::randn([2, l], CPU) * 0.3;
         let targets = Tensor::from_slice(&[1f32, 0., 0., 1.]).view([2, k]);
         let kl = prior.kl(&z_t, &mean_t1, &log_std_t1, &targets);
-        let (obs_mean, obs_log_std) = prior.transition(&z_t);
-        let (intv_mean, intv_log_std) = prior.intervention_params();
+        let (obs_mean, obs_log_std) = transition(&prior, &z_t);
+        let (intv_mean, intv_log_std) = intervention_params(&prior);
         for b in 0..2 {
             let mut expected = 0.0;
             for (li, &g) in groups.iter().enumerate() {
@@ -513,8 +593,8 @@ mod tests {
         let targets = Tensor::from_slice(&[0f32, 1.]).view([1, k]);
         let nll = prior.nll(&z_t, &z_t1, &targets);
         assert_eq!(nll.size(), vec![1]);
-        let (obs_mean, obs_log_std) = prior.transition(&z_t);
-        let (intv_mean, intv_log_std) = prior.intervention_params();
+        let (obs_mean, obs_log_std) = transition(&prior, &z_t.view([1, l]));
+        let (intv_mean, intv_log_std) = intervention_params(&prior);
         let log_n = |m: f64, s: f64, x: f64| {
             -s - 0.5 * (2.0 * std::f64::consts::PI).ln() - 0.5 * ((x - m) / s.exp()).powi(2)
         };
@@ -526,13 +606,13 @@ mod tests {
             x(0),
         ) - (1.0 - lambda)
             * log_n(
-                value(&obs_mean, &[0, 0, 1]),
-                value(&obs_log_std, &[0, 0, 1]),
+                value(&obs_mean, &[0, 1]),
+                value(&obs_log_std, &[0, 1]),
                 x(1),
             )
             - log_n(
-                value(&obs_mean, &[0, 0, 2]),
-                value(&obs_log_std, &[0, 0, 2]),
+                value(&obs_mean, &[0, 2]),
+                value(&obs_log_std, &[0, 2]),
                 x(2),
             );
         assert!(
@@ -543,6 +623,8 @@ mod tests {
         nll.sum(Kind::Float).backward();
         let grad = prior
             .intervention
+            .as_ref()
+            .unwrap()
             .grad()
             .abs()
             .sum_dim_intlist(-1, false, Kind::Float);
@@ -557,6 +639,75 @@ mod tests {
                 "latent {li}, variable not intervened"
             );
         }
+    }
+
+    /// Imperfect interventions: group g's parameters change with I_g only, also depend
+    /// on z^t under intervention, and there are no separate intervention Gaussians.
+    #[test]
+    fn imperfect_groups_read_their_own_flag_and_the_past() {
+        tch::manual_seed(4);
+        let (l, k) = (3, 2);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let prior = prior_with(&vs, l, k as usize, 0.2, InterventionModel::Imperfect);
+        assert!(vs
+            .variables()
+            .keys()
+            .all(|name| !name.contains("intervention")));
+        let z_t = Tensor::randn([1, l], CPU).expand([4, l], true).contiguous();
+        // Nothing, variable 0, variable 1, both intervened on.
+        let targets = Tensor::from_slice(&[0f32, 0., 1., 0., 0., 1., 1., 1.]).view([4, k]);
+        let (mean, _) = prior.group_params(&z_t, &targets);
+        let differs = |a: i64, b: i64, g: i64| {
+            (mean.get(a).get(g) - mean.get(b).get(g))
+                .abs()
+                .max()
+                .double_value(&[])
+                > 1e-6
+        };
+        assert!(
+            differs(0, 1, 0) && !differs(0, 1, 1),
+            "I_0 moves group 0 only"
+        );
+        assert!(
+            differs(0, 2, 1) && !differs(0, 2, 0),
+            "I_1 moves group 1 only"
+        );
+        assert!(!differs(0, 3, 2), "ψ₀ is never intervened on");
+
+        let other_past = Tensor::randn([4, l], CPU);
+        let (moved, _) = prior.group_params(&other_past, &targets);
+        let gap = (moved.get(3) - mean.get(3)).abs().max().double_value(&[]);
+        assert!(gap > 1e-4, "under intervention the prior still reads z^t");
+    }
+
+    /// The case imperfect interventions are for: each variable, when intervened on,
+    /// jumps one step up or down from where it was (Pong's paddles); otherwise it decays.
+    /// Trained on the NLL alone, ψ puts each latent in its own variable's group.
+    #[test]
+    fn imperfect_prior_assigns_latents_whose_interventions_depend_on_the_past() {
+        tch::manual_seed(5);
+        let (l, k, n) = (2, 2, 512);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let prior = prior_with(&vs, l, k as usize, 0.0, InterventionModel::Imperfect);
+        let mut opt = nn::Adam::default().build(&vs, 1e-2).unwrap();
+        for _ in 0..300 {
+            let z_t = Tensor::rand([n, l], CPU) * 4.0 - 2.0;
+            let targets = Tensor::rand([n, k], CPU).lt(0.3).to_kind(Kind::Float);
+            let jump = (Tensor::rand([n, l], CPU).lt(0.5).to_kind(Kind::Float) * 2.0 - 1.0) + &z_t;
+            let natural = &z_t * 0.8;
+            let z_t1 =
+                jump.where_self(&targets.eq(1.0), &natural) + Tensor::randn([n, l], CPU) * 0.05;
+            let loss = prior
+                .nll(&z_t.unsqueeze(1), &z_t1.unsqueeze(1), &targets)
+                .mean(Kind::Float);
+            opt.backward_step(&loss);
+        }
+        assert_eq!(
+            prior.hard_assignment(),
+            vec![0, 1],
+            "{}",
+            prior.assignment_probs()
+        );
     }
 
     #[test]

@@ -36,7 +36,9 @@ use crate::data::Sequence;
 use crate::error::check_non_negative;
 use crate::flow::{Flow, FlowConfig};
 use crate::nets::{Decoder, Encoder, GaussianHead, NetConfig};
-use crate::prior::{gaussian_kl, gaussian_log_prob, PriorConfig, TransitionPrior};
+use crate::prior::{
+    gaussian_kl, gaussian_log_prob, InterventionModel, PriorConfig, TransitionPrior,
+};
 use crate::representation::Representation;
 use crate::{Error, Result};
 
@@ -111,6 +113,13 @@ impl CitrisVaeConfig {
                 ));
             }
             flow.validate()?;
+        }
+        if self.kind == VaeKind::BetaVae && self.prior.interventions != InterventionModel::Perfect {
+            return Err(Error::Invalid(
+                "imperfect interventions are an option of CITRIS-VAE's transition prior; \
+                 the β-VAE has none"
+                    .into(),
+            ));
         }
         self.prior.validate()
     }
@@ -428,9 +437,17 @@ mod tests {
     }
 
     fn model(vs: &VarStore, kind: VaeKind) -> CitrisVae {
+        model_with(vs, kind, InterventionModel::Perfect)
+    }
+
+    fn model_with(vs: &VarStore, kind: VaeKind, interventions: InterventionModel) -> CitrisVae {
         let cfg = CitrisVaeConfig {
             kind,
             classifier_hidden: 16,
+            prior: PriorConfig {
+                interventions,
+                ..Default::default()
+            },
             ..Default::default()
         };
         CitrisVae::new(vs.root(), &net(), K, &cfg).unwrap()
@@ -544,12 +561,19 @@ mod tests {
     /// image's energy.
     #[test]
     fn training_reduces_the_loss() {
-        for kind in [VaeKind::Citris, VaeKind::BetaVae] {
+        for (kind, interventions) in [
+            (VaeKind::Citris, InterventionModel::Perfect),
+            (VaeKind::Citris, InterventionModel::Imperfect),
+            (VaeKind::BetaVae, InterventionModel::Perfect),
+        ] {
             tch::manual_seed(2);
             let vs = VarStore::new(Device::Cpu);
-            let model = model(&vs, kind);
+            let model = model_with(&vs, kind, interventions);
             let (before, after) = loss_before_and_after_training(&model, &vs);
-            assert!(after < 0.5 * before, "{kind:?}: {before} → {after}");
+            assert!(
+                after < 0.5 * before,
+                "{kind:?}, {interventions:?}: {before} → {after}"
+            );
         }
     }
 
@@ -682,5 +706,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("beta_t1") && err.contains("-1"), "{err}");
+        let beta = CitrisVaeConfig {
+            kind: VaeKind::BetaVae,
+            prior: PriorConfig {
+                interventions: InterventionModel::Imperfect,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let err = beta.validate().unwrap_err().to_string();
+        assert!(err.contains("imperfect") && err.contains("β-VAE"), "{err}");
     }
 }

@@ -10,6 +10,7 @@ use citris::eval::latent_views::{
     intervene, latent_response, reconstruct, write_intervention_grid, LatentIntervention, Slider,
 };
 use citris::flow::FlowConfig;
+use citris::prior::InterventionModel;
 use citris::representation::encode_frames;
 use citris::training::{ModelConfig, ModelKind, RunConfig, TrainedRun};
 use clap::{Args, Subcommand};
@@ -71,6 +72,11 @@ pub struct CitrisTrainArgs {
     /// (the reference's flow prior) instead of the closed-form KL.
     #[arg(long)]
     flow_prior: bool,
+    /// CITRIS models: interventions may depend on the past (Pong's paddles step up or
+    /// down from where they were), so the prior conditions intervened latents on z^t
+    /// instead of drawing them from one learned Gaussian.
+    #[arg(long)]
+    imperfect_interventions: bool,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     #[command(flatten)]
@@ -79,6 +85,11 @@ pub struct CitrisTrainArgs {
 
 impl CitrisTrainArgs {
     fn config(&self, kind: ModelKind, data: &TrisData) -> Result<RunConfig> {
+        let interventions = if self.imperfect_interventions {
+            InterventionModel::Imperfect
+        } else {
+            InterventionModel::Perfect
+        };
         let mut config = RunConfig::for_data(kind, data, self.steps)?;
         config.net.width = self.width;
         if let Some(latents) = self.latents {
@@ -95,6 +106,7 @@ impl CitrisTrainArgs {
                 vae.beta_t1 = self.beta;
                 vae.kl_warmup = self.kl_warmup;
                 vae.prior.lambda_reg = self.lambda;
+                vae.prior.interventions = interventions;
                 vae.flow_prior = self.flow_prior.then(FlowConfig::default);
             }
             ModelConfig::Nf(_) if self.flow_prior => {
@@ -106,6 +118,7 @@ impl CitrisTrainArgs {
                 nf.classifier_hidden = 2 * self.width;
                 nf.beta_t1 = self.beta;
                 nf.prior.lambda_reg = self.lambda;
+                nf.prior.interventions = interventions;
             }
         }
         Ok(config)

@@ -40,11 +40,19 @@ fn train_eval_and_resume_every_citris_model() {
         ("citris-vae", &[][..]),
         ("citris-vae", &["--flow-prior"][..]),
         ("citris-nf", &[]),
+        ("citris-nf", &["--imperfect-interventions"]),
         ("beta-vae", &[]),
     ] {
         let name = format!("{model}{}", extra.concat());
         let run = dir.path().join(name).display().to_string();
         tiny_train(model, &data, &run, "8", extra);
+        let config =
+            std::fs::read_to_string(std::path::Path::new(&run).join("config.toml")).unwrap();
+        assert_eq!(
+            config.contains("interventions = \"imperfect\""),
+            extra.contains(&"--imperfect-interventions"),
+            "{model}: {config}"
+        );
         let report = ok_json(&[
             "eval",
             &run,
@@ -84,13 +92,25 @@ fn train_eval_and_resume_every_citris_model() {
             let message = fails(&["query", &run, "--intervene", "ball_y", "--threads", "1"]);
             assert!(message.contains("no assignment"), "{message}");
         } else {
+            // A variable that has latents after 8 steps of training.
+            let variable = report["assignment"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|group| group.as_str())
+                .find(|group| group.starts_with("ball_"))
+                .expect("some latent is assigned to a variable")
+                .to_string();
             for extra in [&[][..], &["--traverse"][..]] {
-                let mut args = vec!["query", &run, "--intervene", "ball_y", "-n", "3"];
+                let mut args = vec!["query", &run, "--intervene", &variable, "-n", "3"];
                 args.extend_from_slice(extra);
                 args.extend_from_slice(&["--index", "2", "--threads", "1"]);
                 let out = succeeds(&args);
                 let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
-                assert!(path.ends_with("intervene-ball_y.png"), "{path}");
+                assert!(
+                    path.ends_with(&format!("intervene-{variable}.png")),
+                    "{path}"
+                );
                 assert!(std::path::Path::new(&path).is_file());
             }
             let message = fails(&["query", &run, "--intervene", "colour"]);
@@ -134,6 +154,16 @@ fn mistakes_are_named() {
         ]);
         assert!(message.contains("flow"), "{model}: {message}");
     }
+    let message = fails(&[
+        "train",
+        "beta-vae",
+        "--data",
+        &data,
+        "--run",
+        &run,
+        "--imperfect-interventions",
+    ]);
+    assert!(message.contains("imperfect"), "{message}");
 }
 
 #[test]
