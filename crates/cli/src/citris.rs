@@ -158,15 +158,52 @@ pub fn train(model: &CitrisModel) -> Result<()> {
         label: kind.name().into(),
         visible: true,
     };
-    let (_, report) = citris::training::train(&run, &config, device, &progress)
+    let (trained, report) = citris::training::train(&run, &config, device, &progress)
         .with_context(|| format!("training {}", run.root().display()))?;
     crate::vae::print_trained(&format!("{} ", kind.name()), &report);
+    if let Some(assignment) = trained.representation().assignment() {
+        let data = TrisData::open(&config.data.folder)?;
+        let variables: Vec<String> = config
+            .targets
+            .variables(data.variables())
+            .into_iter()
+            .map(|v| v.name)
+            .collect();
+        eprintln!("{}", describe_assignment(&assignment, &variables));
+    }
     eprintln!(
         "next: causalgen eval {} --data {}",
         run.root().display(),
         config.data.folder.display()
     );
     Ok(())
+}
+
+/// One line on how ψ groups the latents, e.g. "ψ: ball_x 3, ball_y 2, none 1; no latent
+/// for paddle_y" — an empty variable is the first sign of a collapsed assignment, so it
+/// is named right after training.
+fn describe_assignment(assignment: &[usize], variables: &[String]) -> String {
+    let count = |group: usize| assignment.iter().filter(|&&g| g == group).count();
+    let mut groups: Vec<String> = variables
+        .iter()
+        .enumerate()
+        .filter(|&(k, _)| count(k) > 0)
+        .map(|(k, name)| format!("{name} {}", count(k)))
+        .collect();
+    if count(variables.len()) > 0 {
+        groups.push(format!("none {}", count(variables.len())));
+    }
+    let empty: Vec<&str> = variables
+        .iter()
+        .enumerate()
+        .filter(|&(k, _)| count(k) == 0)
+        .map(|(_, name)| name.as_str())
+        .collect();
+    let mut line = format!("ψ (latents per variable): {}", groups.join(", "));
+    if !empty.is_empty() {
+        line.push_str(&format!("; no latent for {}", empty.join(", ")));
+    }
+    line
 }
 
 /// Whether `run` holds a CITRIS-family run (its config names intervention targets).
@@ -308,4 +345,22 @@ pub fn query(args: &QueryArgs) -> Result<()> {
     )?;
     println!("{}", path.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe_assignment;
+
+    #[test]
+    fn assignment_line_counts_groups_and_names_empty_variables() {
+        let names = ["ball_x".to_string(), "ball_y".into(), "paddle".into()];
+        assert_eq!(
+            describe_assignment(&[0, 1, 0, 3], &names),
+            "ψ (latents per variable): ball_x 2, ball_y 1, none 1; no latent for paddle"
+        );
+        assert_eq!(
+            describe_assignment(&[2, 1, 0], &names),
+            "ψ (latents per variable): ball_x 1, ball_y 1, paddle 1"
+        );
+    }
 }

@@ -126,6 +126,11 @@ fn train_eval_and_resume_every_citris_model() {
         let out = succeeds(&["train", model, "--data", &data, "--run", &run, "--resume"]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("resumed at step 8"), "{model}: {stderr}");
+        assert_eq!(
+            stderr.contains("ψ (latents per variable): "),
+            model != "beta-vae",
+            "{model}: {stderr}"
+        );
     }
 }
 
