@@ -30,6 +30,11 @@ use crate::{Error, Result};
 /// Folder of the autoencoder stage inside a CITRIS-NF run.
 pub const AUTOENCODER_DIR: &str = "autoencoder";
 
+/// The hidden width `c_hid` of CITRIS-NF's prior and target classifier: the reference's
+/// `train_nf.py` default, independent of the autoencoder's convolutions (its CITRIS-VAE
+/// ties both to the networks' 32).
+pub const NF_HIDDEN: i64 = 64;
+
 /// CITRIS-NF's two stages (stored in a run's config).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -74,8 +79,11 @@ impl NfConfig {
                 seed: 0,
             },
             flow: FlowConfig::default(),
-            prior: PriorConfig::default(),
-            classifier_hidden: 2 * net.width,
+            prior: PriorConfig {
+                hidden: NF_HIDDEN,
+                ..Default::default()
+            },
+            classifier_hidden: 2 * NF_HIDDEN,
             beta_t1: 1.0,
             beta_classifier: 2.0,
             samples: 8,

@@ -115,7 +115,6 @@ impl CitrisTrainArgs {
             ModelConfig::Nf(nf) => {
                 nf.autoencoder.net = config.net.clone();
                 nf.autoencoder_train.seed = self.seed;
-                nf.classifier_hidden = 2 * self.width;
                 nf.beta_t1 = self.beta;
                 nf.prior.lambda_reg = self.lambda;
                 nf.prior.interventions = interventions;
