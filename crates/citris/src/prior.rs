@@ -293,7 +293,7 @@ impl TransitionPrior {
                 .forward(&(context + self.input.forward(own)).silu());
             self.output.forward(&h.silu())
         };
-        let (mean, log_std) = match &self.intervention {
+        match &self.intervention {
             None => {
                 // Group g's code: I_g in slot g, −1 in every other slot.
                 let eye = Tensor::eye(g, (Kind::Float, z_t.device()));
@@ -327,8 +327,7 @@ impl TransitionPrior {
                     under_intervention(1).where_self(&intervened, &observed(1)),
                 )
             }
-        };
-        (mean, log_std)
+        }
     }
 
     /// Weights [G, L] of the groups' terms: P(ψ(l) = g), the ψ₀ row scaled by 1 − λ.

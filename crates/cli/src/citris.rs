@@ -162,12 +162,7 @@ pub fn train(model: &CitrisModel) -> Result<()> {
     crate::vae::print_trained(&format!("{} ", kind.name()), &report);
     if let Some(assignment) = trained.representation().assignment() {
         let data = TrisData::open(&config.data.folder)?;
-        let variables: Vec<String> = config
-            .targets
-            .variables(data.variables())
-            .into_iter()
-            .map(|v| v.name)
-            .collect();
+        let variables = variable_names(&config, &data);
         eprintln!("{}", describe_assignment(&assignment, &variables));
     }
     eprintln!(
@@ -178,8 +173,19 @@ pub fn train(model: &CitrisModel) -> Result<()> {
     Ok(())
 }
 
-/// One line on how ψ groups the latents, e.g. "ψ: ball_x 3, ball_y 2, none 1; no latent
-/// for paddle_y" — an empty variable is the first sign of a collapsed assignment, so it
+/// The names of the causal variables a run learns (its target columns of `data`), in
+/// ψ's group order.
+fn variable_names(config: &RunConfig, data: &TrisData) -> Vec<String> {
+    config
+        .targets
+        .variables(data.variables())
+        .into_iter()
+        .map(|v| v.name)
+        .collect()
+}
+
+/// One line on how ψ groups the latents, e.g. "ψ (latents per variable): ball_x 3,
+/// ball_y 2, none 1; no latent for paddle_y" — an empty variable is the first sign of a collapsed assignment, so it
 /// is named right after training.
 fn describe_assignment(assignment: &[usize], variables: &[String]) -> String {
     let count = |group: usize| assignment.iter().filter(|&&g| g == group).count();
@@ -250,13 +256,7 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
 pub fn query(args: &QueryArgs) -> Result<()> {
     let (run, trained) = load_run(&args.run, &args.compute)?;
     let data = TrisData::open(&trained.config.data.folder)?;
-    let variables: Vec<String> = trained
-        .config
-        .targets
-        .variables(data.variables())
-        .into_iter()
-        .map(|v| v.name)
-        .collect();
+    let variables = variable_names(&trained.config, &data);
     let model = trained.representation();
     let assignment = model.assignment().with_context(|| {
         format!(
