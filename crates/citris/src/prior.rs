@@ -756,6 +756,21 @@ mod tests {
         assert_eq!(without.psi0_regularizer().double_value(&[]), 0.0);
     }
 
+    /// Runs written before the option existed have no `interventions` key: perfect.
+    #[test]
+    fn configs_without_an_intervention_model_are_perfect() {
+        let old: PriorConfig =
+            toml::from_str("hidden = 32\nlambda_reg = 0.0\ngumbel_temperature = 1.0\n").unwrap();
+        assert_eq!(old, PriorConfig::default());
+        let imperfect = PriorConfig {
+            interventions: InterventionModel::Imperfect,
+            ..Default::default()
+        };
+        let text = toml::to_string(&imperfect).unwrap();
+        assert!(text.contains("interventions = \"imperfect\""), "{text}");
+        assert_eq!(toml::from_str::<PriorConfig>(&text).unwrap(), imperfect);
+    }
+
     #[test]
     fn invalid_options_are_named() {
         let vs = nn::VarStore::new(Device::Cpu);
