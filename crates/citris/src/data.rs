@@ -86,6 +86,7 @@ impl TrisData {
         Ok(Sequence {
             frames: frames_tensor(&file.imgs),
             targets: flags_tensor(targets),
+            latents: file.raw_latents.as_ref().map(latents_tensor),
         })
     }
 
@@ -216,6 +217,9 @@ pub struct Sequence {
     pub frames: Tensor,
     /// [N−1, K] `f32` in {0, 1}.
     pub targets: Tensor,
+    /// [N, D] ground-truth latents of the frames, where the file has them (only
+    /// [`crate::oracle`] reads them: models learn from frames and targets alone).
+    pub latents: Option<Tensor>,
 }
 
 impl Sequence {

@@ -9,7 +9,8 @@
 //!   assignment ψ of latents to causal variables.
 //! - [`classifier`]: the target classifier that predicts I^{t+1} from latent groups.
 //! - [`vae`]: CITRIS-VAE and the β-VAE baseline.
-//! - [`autoencoder`], [`flow`] and [`nf`]: the two stages of CITRIS-NF.
+//! - [`autoencoder`], [`flow`] and [`nf`]: the two stages of CITRIS-NF; [`oracle`]:
+//!   the flow stage on rotated ground truth, to test identification without an encoder.
 //! - [`representation`]: what evaluations need from any trained model;
 //!   [`training`]: run directories, training and loading.
 //! - [`eval`]: correlation metrics (R², Spearman; diag and sep), triplets, latent
@@ -23,6 +24,7 @@ pub mod eval;
 pub mod flow;
 pub mod nets;
 pub mod nf;
+pub mod oracle;
 pub mod prior;
 pub mod representation;
 pub mod training;

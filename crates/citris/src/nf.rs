@@ -178,6 +178,11 @@ impl CitrisNf {
         &self.parts.prior
     }
 
+    /// The causal latents [N, L] the flow gives encodings [N, L] (on the model's device).
+    pub fn flow_latents(&self, encodings: &Tensor) -> Tensor {
+        tch::no_grad(|| self.parts.flow.forward(encodings).0)
+    }
+
     /// Encodings [N, L] (CPU) of `u8` frames by the frozen autoencoder.
     fn encode_frames(&self, frames: &Tensor, batch: i64) -> Tensor {
         let n = frames.size()[0];
@@ -277,14 +282,13 @@ pub fn train(
     progress: &Progress,
 ) -> Result<TrainReport> {
     let ae_run = RunDir::create(run.root().join(AUTOENCODER_DIR))?;
-    let batch = config.data.batch;
     if ae_run.weights_path().is_file() {
         nn::checkpoint::load_weights(&ae_run.weights_path(), &mut model.ae_vs)?;
     } else {
         let mut objective = AutoencoderObjective::new(
             &model.parts.autoencoder,
             &sequence.frames,
-            batch,
+            config.data.batch,
             config.data.seed,
         )?;
         let ae_progress = Progress {
@@ -301,18 +305,41 @@ pub fn train(
     }
     model.ae_vs.freeze();
     let encodings = model.encode_frames(&sequence.frames, 256);
+    train_flow(model, run, config, &encodings, &sequence.targets, progress)
+}
+
+/// Trains the flow stage of `model` (flow, prior, classifier) in `run` on `encodings`
+/// [N, L] of a sequence with `targets` [N−1, K] of its transitions: what [`train`] does
+/// after the autoencoder, open to other encoders ([`crate::oracle`]).
+pub fn train_flow(
+    model: &mut CitrisNf,
+    run: &RunDir,
+    config: &RunConfig,
+    encodings: &Tensor,
+    targets: &Tensor,
+    progress: &Progress,
+) -> Result<TrainReport> {
+    let (n, l) = (encodings.size()[0], model.parts.prior.latents());
+    if encodings.size() != [n, l] || targets.size() != [n - 1, model.parts.prior.variables()] {
+        return Err(Error::Invalid(format!(
+            "the flow takes encodings [N, {l}] and targets [N - 1, {}], got {:?} and {:?}",
+            model.parts.prior.variables(),
+            encodings.size(),
+            targets.size()
+        )));
+    }
     // ActNorm's data-dependent initialisation on the first encodings (a resumed run
     // then loads its initialised values from the checkpoint).
     let init = encodings
-        .narrow(0, 0, encodings.size()[0].min(1024))
+        .narrow(0, 0, n.min(1024))
         .to_device(model.vs.device());
     let _ = tch::no_grad(|| model.parts.flow.forward(&init));
     let mut objective = FlowObjective {
         parts: &model.parts,
         device: model.vs.device(),
-        encodings: &encodings,
-        targets: &sequence.targets,
-        batches: Batches::new(sequence.targets.size()[0] as usize, batch, config.data.seed),
+        encodings,
+        targets,
+        batches: Batches::new((n - 1) as usize, config.data.batch, config.data.seed),
     };
     Ok(fit(
         &mut model.vs,

@@ -305,6 +305,7 @@ fn training_sequence(config: &RunConfig) -> Result<Sequence> {
     Ok(Sequence {
         targets: select_targets(&config.targets, &sequence.targets, &config.data.folder)?,
         frames: sequence.frames,
+        latents: sequence.latents,
     })
 }
 

@@ -464,7 +464,11 @@ mod tests {
         let targets = Tensor::rand([24, K as i64], (Kind::Float, Device::Cpu))
             .gt(0.5)
             .to_kind(Kind::Float);
-        Sequence { frames, targets }
+        Sequence {
+            frames,
+            targets,
+            latents: None,
+        }
     }
 
     #[test]
@@ -692,6 +696,7 @@ mod tests {
         let wrong = Sequence {
             frames,
             targets: sequence().targets,
+            latents: None,
         };
         let err = CitrisObjective::new(&model, &wrong, 4, 0)
             .err()

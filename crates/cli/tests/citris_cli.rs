@@ -181,7 +181,7 @@ fn bench_citris_prints_a_table_row_per_model() {
         "--datasets",
         "boxes",
         "--models",
-        "citris-vae,beta-vae",
+        "citris-vae,beta-vae,citris-nf-oracle",
         "-n",
         "120",
         "--steps",
@@ -202,5 +202,10 @@ fn bench_citris_prints_a_table_row_per_model() {
     assert!(table.contains("| data | model | steps |"), "{table}");
     assert!(table.contains("| boxes | citris-vae | 3 |"), "{table}");
     assert!(table.contains("| boxes | beta-vae | 3 |"), "{table}");
+    assert!(
+        table.contains("| boxes | citris-nf (oracle encoder) | 3 |"),
+        "{table}"
+    );
+    assert!(dir.path().join("boxes-citris-nf-oracle/model.safetensors").is_file());
     assert!(dir.path().join("boxes-beta-vae/eval/citris.json").is_file());
 }

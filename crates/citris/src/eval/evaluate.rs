@@ -131,6 +131,26 @@ fn truncate(text: &str, width: usize) -> String {
     text.chars().take(width).collect()
 }
 
+/// The targets whose ground truth files with `columns` raw latents hold, in order;
+/// the others cannot be scored and their latents count as "none".
+pub(crate) fn scored_targets(targets: &[CausalVariable], columns: usize) -> Vec<usize> {
+    (0..targets.len())
+        .filter(|&k| {
+            let latents = &targets[k].latents;
+            !latents.is_empty() && latents.iter().all(|&c| c < columns)
+        })
+        .collect()
+}
+
+/// A learned assignment (per latent, a target 0..K or K for none) as indices into
+/// `scored` (or `scored.len()` for none and unscored targets).
+pub(crate) fn scored_assignment(groups: &[usize], scored: &[usize]) -> Vec<usize> {
+    groups
+        .iter()
+        .map(|&g| scored.iter().position(|&k| k == g).unwrap_or(scored.len()))
+        .collect()
+}
+
 /// Evaluates `trained` (the run in `run`) on `data`, writing `RUN/eval/`.
 pub fn evaluate(
     run: &RunDir,
@@ -142,23 +162,14 @@ pub fn evaluate(
     let indep = data.independent(&options.split)?;
     let all_variables = targets.variables(data.variables());
     let d = indep.latents.size()[1] as usize;
-    // Targets whose ground truth the files hold; the others' latents count as "none".
-    let scored: Vec<usize> = (0..all_variables.len())
-        .filter(|&k| {
-            let latents = &all_variables[k].latents;
-            !latents.is_empty() && latents.iter().all(|&c| c < d)
-        })
-        .collect();
+    let scored = scored_targets(&all_variables, d);
     let variables: Vec<CausalVariable> = scored.iter().map(|&k| all_variables[k].clone()).collect();
     let model = trained.representation();
     let z = encode_frames(model, &indep.frames, 256);
     // Per latent, its target (0..K, K for none) and its scored variable (0..K', K').
     let (groups, assignment): (Vec<usize>, Vec<usize>) = match model.assignment() {
         Some(groups) => {
-            let scored_index = groups
-                .iter()
-                .map(|&g| scored.iter().position(|&k| k == g).unwrap_or(scored.len()))
-                .collect();
+            let scored_index = scored_assignment(&groups, &scored);
             (groups, scored_index)
         }
         None => {

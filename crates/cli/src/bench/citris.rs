@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use citris::data::TrisData;
 use citris::eval::evaluate::{evaluate, EvalOptions};
+use citris::oracle::train_and_score;
 use citris::training::{train, ModelKind, RunConfig};
 use clap::{Args, ValueEnum};
 use nn::run_dir::RunDir;
@@ -32,6 +33,9 @@ enum Model {
     CitrisVae,
     CitrisNf,
     BetaVae,
+    /// CITRIS-NF's flow stage on rotated ground truth instead of an autoencoder's
+    /// encodings (`citris::oracle`): what identification reaches with a perfect encoder.
+    CitrisNfOracle,
 }
 
 #[derive(Args)]
@@ -99,13 +103,15 @@ pub(super) fn bench_citris(args: &CitrisBenchArgs) -> Result<()> {
         for &model in &args.models {
             let kind = match model {
                 Model::CitrisVae => ModelKind::CitrisVae,
-                Model::CitrisNf => ModelKind::CitrisNf,
+                Model::CitrisNf | Model::CitrisNfOracle => ModelKind::CitrisNf,
                 Model::BetaVae => ModelKind::BetaVae,
             };
+            let oracle = matches!(model, Model::CitrisNfOracle);
             let flow_prior = kind == ModelKind::CitrisVae && args.flow_prior;
-            let label = match flow_prior {
-                true => format!("{} (flow prior)", kind.name()),
-                false => kind.name().to_string(),
+            let label = match (flow_prior, oracle) {
+                (true, _) => format!("{} (flow prior)", kind.name()),
+                (_, true) => format!("{} (oracle encoder)", kind.name()),
+                _ => kind.name().to_string(),
             };
             let mut config = RunConfig::for_data(kind, &data, args.steps)?;
             config.data.batch = args.batch;
@@ -120,24 +126,44 @@ pub(super) fn bench_citris(args: &CitrisBenchArgs) -> Result<()> {
                 }
                 citris::training::ModelConfig::Nf(nf) => nf.beta_t1 = args.beta,
             }
-            let run = RunDir::create(root.join(format!("{}-{}", process.name(), kind.name())))?;
+            let run_name = match oracle {
+                true => format!("{}-{}-oracle", process.name(), kind.name()),
+                false => format!("{}-{}", process.name(), kind.name()),
+            };
+            let run = RunDir::create(root.join(run_name))?;
             let progress = Progress {
                 label: format!("{} {label}", process.name()),
                 visible: true,
             };
-            let clock = Instant::now();
-            let (trained, _) = train(&run, &config, device, &progress)
-                .with_context(|| format!("training {}", run.root().display()))?;
-            let seconds = clock.elapsed().as_secs_f64();
             let mut options = EvalOptions::new(device);
             options.correlation.steps = args.probe_steps;
             options.causal_encoder.steps = args.encoder_steps;
-            let report = evaluate(&run, &trained, &data, &options)?;
-            let c = &report.correlation;
-            let triplets = report.triplets.as_ref().and_then(|t| {
-                let (d, f) = (t.distance.as_ref()?, t.floor.as_ref()?);
-                Some(format!("{:.3} ({:.3})", d.total, f.total))
-            });
+            let clock = Instant::now();
+            let (seconds, correlation, triplets) = if oracle {
+                let report = train_and_score(
+                    &run,
+                    &config,
+                    &data,
+                    &options.split,
+                    &options.correlation,
+                    &progress,
+                )
+                .with_context(|| format!("training {}", run.root().display()))?;
+                let seconds = clock.elapsed().as_secs_f64();
+                eprintln!("ψ: {}", report.assignment.join(", "));
+                (seconds, report.correlation, None)
+            } else {
+                let (trained, _) = train(&run, &config, device, &progress)
+                    .with_context(|| format!("training {}", run.root().display()))?;
+                let seconds = clock.elapsed().as_secs_f64();
+                let report = evaluate(&run, &trained, &data, &options)?;
+                let triplets = report.triplets.as_ref().and_then(|t| {
+                    let (d, f) = (t.distance.as_ref()?, t.floor.as_ref()?);
+                    Some(format!("{:.3} ({:.3})", d.total, f.total))
+                });
+                (seconds, report.correlation, triplets)
+            };
+            let c = &correlation;
             let row = format!(
                 "| {} | {} | {} | {:.0} | {:.3} | {:.3} | {:.3} | {:.3} | {} |",
                 process.name(),
