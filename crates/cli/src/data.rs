@@ -6,14 +6,14 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use bayesnet::examples::fight_scene;
 use bayesnet::Network;
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use scenes::fight::{generate, write_preview, FightOptions};
 use scenes::npz::Compression;
 use scenes::tris::boxes::Boxes;
 use scenes::tris::causal3d::Causal3d;
 use scenes::tris::dataset::{write_dataset, DatasetOptions, ProgressEvent};
-use scenes::tris::pong::Pong;
+use scenes::tris::pong::{PaddleIntervention, Pong};
 use scenes::tris::TemporalProcess;
 
 use crate::bn::{assignment, load};
@@ -31,7 +31,14 @@ pub enum DataCommand {
         shapes: Vec<String>,
     },
     /// Interventional Pong, 32×32 (CITRIS layout).
-    Pong(SequenceArgs),
+    Pong {
+        #[command(flatten)]
+        common: SequenceArgs,
+        /// What an intervention does to a paddle: CITRIS's push of ±1.5, or a uniform
+        /// new height (a perfect intervention; writes the `pong-uniform-paddles` variant).
+        #[arg(long, value_enum, default_value = "push")]
+        paddle_interventions: PaddleInterventionArg,
+    },
     /// Ball-in-boxes, 32×32 (CITRIS layout).
     Boxes(SequenceArgs),
 }
@@ -71,6 +78,22 @@ pub struct FightArgs {
     network: Option<PathBuf>,
 }
 
+/// [`PaddleIntervention`] on the command line.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum PaddleInterventionArg {
+    Push,
+    Uniform,
+}
+
+impl From<PaddleInterventionArg> for PaddleIntervention {
+    fn from(arg: PaddleInterventionArg) -> Self {
+        match arg {
+            PaddleInterventionArg::Push => Self::Push,
+            PaddleInterventionArg::Uniform => Self::Uniform,
+        }
+    }
+}
+
 #[derive(Args)]
 pub struct SequenceArgs {
     /// Output folder.
@@ -93,7 +116,13 @@ pub fn run(cmd: DataCommand) -> Result<()> {
             let names: Vec<&str> = shapes.iter().map(String::as_str).collect();
             sequences(&Causal3d::new(&names)?, &common)
         }
-        DataCommand::Pong(args) => sequences(&Pong::new(), &args),
+        DataCommand::Pong {
+            common,
+            paddle_interventions,
+        } => sequences(
+            &Pong::with_paddle_interventions(paddle_interventions.into()),
+            &common,
+        ),
         DataCommand::Boxes(args) => sequences(&Boxes::new(), &args),
     }
 }

@@ -206,6 +206,9 @@ fn bench_citris_prints_a_table_row_per_model() {
         table.contains("| boxes | citris-nf (oracle encoder) | 3 |"),
         "{table}"
     );
-    assert!(dir.path().join("boxes-citris-nf-oracle/model.safetensors").is_file());
+    assert!(dir
+        .path()
+        .join("boxes-citris-nf-oracle/model.safetensors")
+        .is_file());
     assert!(dir.path().join("boxes-beta-vae/eval/citris.json").is_file());
 }

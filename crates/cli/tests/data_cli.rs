@@ -108,12 +108,17 @@ fn fight_writes_the_dataset_and_a_preview() {
 
 #[test]
 fn sequence_generators_write_the_citris_layout() {
-    for (generator, extra) in [
-        ("pong", vec![]),
-        ("boxes", vec![]),
-        ("causal3d", vec!["--shapes", "teapot,cube"]),
+    for (generator, extra, name) in [
+        ("pong", vec![], "pong"),
+        (
+            "pong",
+            vec!["--paddle-interventions", "uniform"],
+            "pong-uniform-paddles",
+        ),
+        ("boxes", vec![], "boxes"),
+        ("causal3d", vec!["--shapes", "teapot,cube"], "causal3d"),
     ] {
-        let dir = scratch(generator);
+        let dir = scratch(name);
         let mut args = vec![
             "data",
             generator,
@@ -126,11 +131,11 @@ fn sequence_generators_write_the_citris_layout() {
         ];
         args.extend(extra);
         succeeds(&args);
-        assert_eq!(files(&dir), CITRIS_FILES, "{generator}");
+        assert_eq!(files(&dir), CITRIS_FILES, "{name}");
         let manifest: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("dataset.json")).unwrap())
                 .unwrap();
-        assert_eq!(manifest["generator"], generator);
+        assert_eq!(manifest["generator"], name);
         assert_eq!(manifest["splits"]["train"], 40);
     }
 }

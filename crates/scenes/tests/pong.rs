@@ -7,7 +7,7 @@ use std::f64::consts::{PI, TAU};
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use scenes::tris::pong::Pong;
+use scenes::tris::pong::{PaddleIntervention, Pong};
 use scenes::tris::{TemporalProcess, VariableKind};
 
 const N_STEPS: usize = 200_000;
@@ -665,4 +665,44 @@ fn triplet_masks_leave_scores_alone() {
     let rows: Vec<&[i32]> = (0..mask.shape()[0]).map(|i| mask.row(i)).collect();
     assert!(rows.iter().all(|r| r[5] == 0 && r[6] == 0));
     assert!(rows.iter().any(|r| r[..5].contains(&1)));
+}
+
+/// In the `Uniform` variant an intervened paddle forgets its height: uniform in [4, 28]
+/// (hence uncorrelated with the previous height); everything else as CITRIS's.
+#[test]
+fn uniform_paddle_interventions_redraw_the_height() {
+    let process = Pong::with_paddle_interventions(PaddleIntervention::Uniform);
+    assert_eq!(process.name(), "pong-uniform-paddles");
+    let steps = common::trajectory(&process, 12, N_STEPS);
+    for (t, col) in [(3, Pong::PADDLE_LEFT_Y), (4, Pong::PADDLE_RIGHT_Y)] {
+        let (prev, next): (Vec<f64>, Vec<f64>) = steps
+            .iter()
+            .filter(|(_, _, m)| m[t])
+            .map(|(p, n, _)| (f64::from(p[col]), f64::from(n[col])))
+            .unzip();
+        common::assert_uniform(&next, 4.0, 28.0, "intervened paddle");
+        let (mp, sp) = common::mean_std(&prev);
+        let (mn, sn) = common::mean_std(&next);
+        let cov = prev
+            .iter()
+            .zip(&next)
+            .map(|(p, n)| (p - mp) * (n - mn))
+            .sum::<f64>()
+            / (prev.len() as f64 - 1.0);
+        let corr = cov / (sp * sn);
+        assert!(
+            corr.abs() < 5.0 / (prev.len() as f64).sqrt(),
+            "paddle {t}: correlation with the previous height {corr}"
+        );
+    }
+    common::assert_uniform(
+        &steps
+            .iter()
+            .filter(|(_, _, m)| m[2])
+            .map(|(_, n, _)| f64::from(n[Pong::BALL_Y]))
+            .collect::<Vec<_>>(),
+        3.2,
+        28.8,
+        "intervened ball_y",
+    );
 }

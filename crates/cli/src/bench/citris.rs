@@ -16,7 +16,7 @@ use nn::train::Progress;
 use scenes::tris::boxes::Boxes;
 use scenes::tris::causal3d::Causal3d;
 use scenes::tris::dataset::{write_dataset, DatasetOptions};
-use scenes::tris::pong::Pong;
+use scenes::tris::pong::{PaddleIntervention, Pong};
 use scenes::tris::TemporalProcess;
 
 use crate::vae::ComputeArgs;
@@ -24,6 +24,9 @@ use crate::vae::ComputeArgs;
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Dataset {
     Pong,
+    /// Pong with perfect paddle interventions (`causalgen data pong --paddle-interventions
+    /// uniform`).
+    PongUniformPaddles,
     Causal3d,
     Boxes,
 }
@@ -87,6 +90,9 @@ pub(super) fn bench_citris(args: &CitrisBenchArgs) -> Result<()> {
     for &dataset in &args.datasets {
         let process: Box<dyn TemporalProcess> = match dataset {
             Dataset::Pong => Box::new(Pong::new()),
+            Dataset::PongUniformPaddles => {
+                Box::new(Pong::with_paddle_interventions(PaddleIntervention::Uniform))
+            }
             Dataset::Boxes => Box::new(Boxes::new()),
             Dataset::Causal3d => Box::new(Causal3d::new(&["teapot"])?),
         };

@@ -42,7 +42,9 @@
 //!   a uniform direction in `[0, 2π)`; a uniform `ball_x` in `[7.2, 24.8]` (between the
 //!   paddles); a uniform `ball_y` in `[3.2, 28.8]`; for a paddle, a step of ±1.5 in a
 //!   random direction (ignoring the ball) plus `N(0, 0.5²)` from its previous height, or
-//!   a uniform height in `[4, 28]` when the ball was reset in this step.
+//!   a uniform height in `[4, 28]` when the ball was reset in this step
+//!   ([`PaddleIntervention::Push`]); or, in the variant `pong-uniform-paddles`
+//!   ([`PaddleIntervention::Uniform`], not CITRIS's), always a uniform height in `[4, 28]`.
 //! * Everything is then clipped to the ranges above and the angle wrapped to `[0, 2π)`.
 //!
 //! # Frames
@@ -61,7 +63,23 @@ use super::{CausalVariable, TemporalProcess, VariableKind};
 /// The Interventional Pong process of CITRIS. See the [module docs](self).
 #[derive(Clone, Debug, Default)]
 pub struct Pong {
-    _private: (),
+    paddle_interventions: PaddleIntervention,
+}
+
+/// What an intervention does to a paddle.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PaddleIntervention {
+    /// CITRIS's: a push of ±1.5 in a random direction plus `N(0, 0.5²)` from the previous
+    /// height. About half of the pushes look like the regular step toward the ball, so
+    /// they say little about which latents hold the paddle; with the ground truth as
+    /// encodings (`citris::oracle`) CITRIS-NF leaves both paddles without a latent.
+    #[default]
+    Push,
+    /// A uniform height in `[4, 28]` regardless of the past: a perfect intervention, the
+    /// kind CITRIS' identifiability result assumes (the ball's and the direction's are
+    /// already of this kind). Not in the paper; a variant to tell identification
+    /// problems of the models from those of the data.
+    Uniform,
 }
 
 const TAU: f64 = std::f64::consts::TAU;
@@ -149,6 +167,13 @@ impl Pong {
     /// The process with CITRIS's settings.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The process with paddle interventions of the given kind (CITRIS's otherwise).
+    pub fn with_paddle_interventions(paddle_interventions: PaddleIntervention) -> Self {
+        Self {
+            paddle_interventions,
+        }
     }
 
     /// Probability that a step has no intervention: `0.85⁵ ≈ 0.4437`.
@@ -246,7 +271,10 @@ pub(crate) fn randn(rng: &mut ChaCha8Rng) -> f64 {
 
 impl TemporalProcess for Pong {
     fn name(&self) -> &str {
-        "pong"
+        match self.paddle_interventions {
+            PaddleIntervention::Push => "pong",
+            PaddleIntervention::Uniform => "pong-uniform-paddles",
+        }
     }
 
     fn frame_shape(&self) -> [usize; 3] {
@@ -420,7 +448,9 @@ impl TemporalProcess for Pong {
                     rng.gen_range(f(Self::BALL_X_SAMPLE_MIN)..f(Self::BALL_X_SAMPLE_MAX))
                 }
                 Self::BALL_Y => rng.gen_range(f(Self::BALL_Y_MIN)..f(Self::BALL_Y_MAX)),
-                _ if ball_reset => reset_paddle(rng),
+                _ if ball_reset || self.paddle_interventions == PaddleIntervention::Uniform => {
+                    reset_paddle(rng)
+                }
                 _ => paddle_random_step(prev(col), rng),
             };
         }
