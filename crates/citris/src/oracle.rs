@@ -141,7 +141,8 @@ pub struct OracleReport {
 
 /// Trains the flow stage of the CITRIS-NF run `config` in `run` on oracle encodings of
 /// `data`'s training split, then scores hard-ψ groups of the independent split `split`
-/// with `options` (whose device also trains the flow).
+/// with `options` (whose device also trains the flow); the matrices go to
+/// `RUN/eval/correlation` as `causalgen eval` writes them.
 pub fn train_and_score(
     run: &RunDir,
     config: &RunConfig,
@@ -190,6 +191,9 @@ pub fn train_and_score(
         &variables,
         options,
     )?;
+    let dir = run.root().join("eval/correlation");
+    correlation.write_csv(&dir)?;
+    correlation.write_heatmaps(&dir)?;
     let assignment = groups
         .iter()
         .map(|&g| all.get(g).map_or("none".to_string(), |v| v.name.clone()))

@@ -45,12 +45,17 @@ fn train_and_evaluate(kind: ModelKind, data: &TrisData, runs: &std::path::Path) 
     evaluate(&run, &trained, data, &options).unwrap()
 }
 
+/// 2000 training frames of ball-in-boxes, written into `dir`.
+fn boxes(dir: &std::path::Path) -> TrisData {
+    let data_dir = dir.join("boxes");
+    write_dataset(&Boxes::new(), &data_dir, &DatasetOptions::new(2000, 1)).unwrap();
+    TrisData::open(&data_dir).unwrap()
+}
+
 #[test]
 fn citris_vae_identifies_the_box_variable() {
     let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("boxes");
-    write_dataset(&Boxes::new(), &data_dir, &DatasetOptions::new(2000, 1)).unwrap();
-    let data = TrisData::open(&data_dir).unwrap();
+    let data = boxes(dir.path());
     let report = train_and_evaluate(ModelKind::CitrisVae, &data, dir.path());
     eprintln!("{}", report.summary());
     assert_eq!(report.variables, ["ball_b", "ball_y"]);
@@ -65,14 +70,13 @@ fn citris_vae_identifies_the_box_variable() {
 
 /// CITRIS-NF's flow stage on oracle encodings (the ground truth of ball-in-boxes mixed
 /// by a random rotation, with a noise latent) unmixes the box and the height: each is
-/// read from its own ψ group, and not from the other's.
+/// read from its own ψ group, and not from the other's. (At 600 steps ψ sometimes still
+/// had the height in the box's group; at 1500 four seeds pass, R² ≥ 0.99 diagonal.)
 #[test]
 fn citris_nf_unmixes_rotated_ground_truth() {
     let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("boxes");
-    write_dataset(&Boxes::new(), &data_dir, &DatasetOptions::new(2000, 1)).unwrap();
-    let data = TrisData::open(&data_dir).unwrap();
-    let mut config = RunConfig::for_data(ModelKind::CitrisNf, &data, 600).unwrap();
+    let data = boxes(dir.path());
+    let mut config = RunConfig::for_data(ModelKind::CitrisNf, &data, 1500).unwrap();
     config.net.latents = 4;
     let ModelConfig::Nf(nf) = &mut config.model else {
         panic!("CITRIS-NF");

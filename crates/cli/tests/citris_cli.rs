@@ -206,9 +206,8 @@ fn bench_citris_prints_a_table_row_per_model() {
         table.contains("| boxes | citris-nf (oracle encoder) | 3 |"),
         "{table}"
     );
-    assert!(dir
-        .path()
-        .join("boxes-citris-nf-oracle/model.safetensors")
-        .is_file());
+    let oracle = dir.path().join("boxes-citris-nf-oracle");
+    assert!(oracle.join("model.safetensors").is_file());
+    assert!(oracle.join("eval/correlation/r2.csv").is_file());
     assert!(dir.path().join("boxes-beta-vae/eval/citris.json").is_file());
 }
