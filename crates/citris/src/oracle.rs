@@ -67,26 +67,26 @@ impl OracleEncoder {
                     })
             })
             .collect();
+        if candidates.is_empty() {
+            return Err(Error::Invalid(
+                "the oracle found no ground-truth columns of the variables to encode".into(),
+            ));
+        }
         let values = features(&candidates, raw);
-        let std = values.std_dim(0, true, false);
-        let varying = Vec::<f64>::try_from(&std)
-            .map_err(|e| Error::Invalid(format!("feature deviations: {e}")))?
-            .iter()
-            .map(|&s| s > MIN_STD)
-            .collect::<Vec<_>>();
-        let features: Vec<Feature> = candidates
-            .iter()
-            .zip(&varying)
-            .filter_map(|(&f, &keep)| keep.then_some(f))
+        let std = Vec::<f64>::try_from(values.std_dim(0, true, false).to_kind(Kind::Double))
+            .map_err(|e| Error::Invalid(format!("feature deviations: {e}")))?;
+        let kept: Vec<usize> = (0..candidates.len())
+            .filter(|&i| std[i] > MIN_STD)
             .collect();
-        if features.len() as i64 > latents {
+        if kept.len() as i64 > latents {
             return Err(Error::Invalid(format!(
                 "the oracle encodes {} ground-truth features but the model has only {latents} \
                  latents",
-                features.len()
+                kept.len()
             )));
         }
-        let values = self::features(&features, raw);
+        let index = Tensor::from_slice(&kept.iter().map(|&i| i as i64).collect::<Vec<_>>());
+        let values = values.index_select(1, &index);
         let (rotation, _) = Tensor::linalg_qr(
             &Tensor::randn([latents, latents], (Kind::Float, Device::Cpu)),
             "reduced",
@@ -94,7 +94,7 @@ impl OracleEncoder {
         Ok(Self {
             mean: values.mean_dim(0, false, Kind::Float),
             std: values.std_dim(0, true, false),
-            features,
+            features: kept.iter().map(|&i| candidates[i]).collect(),
             rotation,
         })
     }
@@ -109,11 +109,6 @@ impl OracleEncoder {
             (Kind::Float, Device::Cpu),
         );
         Tensor::cat(&[values, noise], 1).matmul(&self.rotation)
-    }
-
-    /// Number of ground-truth features (the rest of the latents is noise).
-    pub fn feature_count(&self) -> usize {
-        self.features.len()
     }
 }
 

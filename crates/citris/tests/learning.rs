@@ -98,3 +98,42 @@ fn citris_nf_unmixes_rotated_ground_truth() {
     assert!(r2[0][0] > 0.9 && r2[1][1] > 0.9, "diagonal: {r2:?}");
     assert!(r2[0][1] < 0.2 && r2[1][0] < 0.2, "off the diagonal: {r2:?}");
 }
+
+/// The flow stage and the oracle name what they were given wrongly.
+#[test]
+fn flow_and_oracle_inputs_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = boxes(dir.path());
+    let config = RunConfig::for_data(ModelKind::CitrisNf, &data, 10).unwrap();
+    let ModelConfig::Nf(nf) = &config.model else {
+        panic!("CITRIS-NF");
+    };
+    let mut model =
+        citris::nf::CitrisNf::new(&config.net, config.targets.len(), nf, Device::Cpu).unwrap();
+    let run = RunDir::create(dir.path().join("flow")).unwrap();
+    let progress = Progress {
+        label: "flow".into(),
+        visible: false,
+    };
+    let encodings = tch::Tensor::zeros([10, 3], (tch::Kind::Float, Device::Cpu));
+    let targets = tch::Tensor::zeros([9, 2], (tch::Kind::Float, Device::Cpu));
+    let err = citris::nf::train_flow(&mut model, &run, &config, &encodings, &targets, &progress)
+        .err()
+        .unwrap()
+        .to_string();
+    let expected = format!("[N, {}]", config.net.latents);
+    assert!(err.contains("[10, 3]") && err.contains(&expected), "{err}");
+
+    let vae = RunConfig::for_data(ModelKind::CitrisVae, &data, 10).unwrap();
+    let err = train_and_score(
+        &run,
+        &vae,
+        &data,
+        "test_indep",
+        &CorrelationOptions::default(),
+        &progress,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("citris-vae"), "{err}");
+}
