@@ -1,7 +1,7 @@
 //! Short real runs on ball-in-boxes. CITRIS-VAE learns which of its latents carry the
 //! box the ball is in, from the intervention targets alone: the latents ψ assigns to
 //! `ball_b` predict it almost perfectly. (CITRIS-NF's flow stage on the ground truth:
-//! `tests/oracle.rs`.) And the flow stage and the oracle name wrong inputs.
+//! `tests/oracle.rs`; wrong inputs to it: `tests/flow_inputs.rs`.)
 //!
 //! About a minute on two cores in release mode. The comparison with the β-VAE baseline
 //! needs longer runs than a test affords (at 2000 steps of this size CITRIS-VAE's R² diag
@@ -10,9 +10,7 @@
 //! `causalgen bench citris --datasets boxes`).
 
 use citris::data::TrisData;
-use citris::eval::correlation::CorrelationOptions;
 use citris::eval::evaluate::{evaluate, EvalOptions, EvalReport};
-use citris::oracle::train_and_score;
 use citris::training::{train, ModelConfig, ModelKind, RunConfig};
 use nn::run_dir::RunDir;
 use nn::train::Progress;
@@ -65,43 +63,4 @@ fn citris_vae_identifies_the_box_variable() {
     );
     let r2 = &report.correlation.r2.0;
     assert!(r2[0][0] > 0.9, "the box is read from its group: {r2:?}");
-}
-
-/// The flow stage and the oracle name what they were given wrongly.
-#[test]
-fn flow_and_oracle_inputs_are_checked() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = boxes(dir.path());
-    let config = RunConfig::for_data(ModelKind::CitrisNf, &data, 10).unwrap();
-    let ModelConfig::Nf(nf) = &config.model else {
-        panic!("CITRIS-NF");
-    };
-    let mut model =
-        citris::nf::CitrisNf::new(&config.net, config.targets.len(), nf, Device::Cpu).unwrap();
-    let run = RunDir::create(dir.path().join("flow")).unwrap();
-    let progress = Progress {
-        label: "flow".into(),
-        visible: false,
-    };
-    let encodings = tch::Tensor::zeros([10, 3], (tch::Kind::Float, Device::Cpu));
-    let targets = tch::Tensor::zeros([9, 2], (tch::Kind::Float, Device::Cpu));
-    let err = citris::nf::train_flow(&mut model, &run, &config, &encodings, &targets, &progress)
-        .err()
-        .unwrap()
-        .to_string();
-    let expected = format!("[N, {}]", config.net.latents);
-    assert!(err.contains("[10, 3]") && err.contains(&expected), "{err}");
-
-    let vae = RunConfig::for_data(ModelKind::CitrisVae, &data, 10).unwrap();
-    let err = train_and_score(
-        &run,
-        &vae,
-        &data,
-        "test_indep",
-        &CorrelationOptions::default(),
-        &progress,
-    )
-    .unwrap_err()
-    .to_string();
-    assert!(err.contains("citris-vae"), "{err}");
 }
