@@ -183,6 +183,20 @@ impl CitrisNf {
         tch::no_grad(|| self.parts.flow.forward(encodings).0)
     }
 
+    /// The flow stage's trainable weights (flow, prior, classifier; the autoencoder's
+    /// are separate and frozen).
+    pub fn flow_store(&self) -> &VarStore {
+        &self.vs
+    }
+
+    /// The flow stage's loss on encoding pairs `e_t`, `e_t1` [B, L] with targets [B, K]
+    /// (on the model's device): what one training step of [`train_flow`] optimises,
+    /// exposed so the training-speed benchmark times exactly that step. Initialise the
+    /// flow first ([`Self::flow_latents`] on a batch of encodings).
+    pub fn flow_loss(&self, e_t: &Tensor, e_t1: &Tensor, targets: &Tensor) -> Loss {
+        self.parts.loss(e_t, e_t1, targets)
+    }
+
     /// Encodings [N, L] (CPU) of `u8` frames by the frozen autoencoder.
     fn encode_frames(&self, frames: &Tensor, batch: i64) -> Tensor {
         let n = frames.size()[0];

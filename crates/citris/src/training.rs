@@ -33,6 +33,40 @@ pub const DEFAULT_BATCH: usize = 16;
 /// ball-in-boxes, 3000 steps: R² diag 0.58 at 1×, 0.92 at 10×.
 pub const ASSIGNMENT_LR_SCALE: f64 = 10.0;
 
+/// The optimisation of CITRIS' models for `steps` steps: AdamW at lr 1e-3 without
+/// weight decay, cosine decay to 5 % after a linear warm-up, gradients clipped at 1.0;
+/// CITRIS' classifier at 4 × the learning rate with weight decay 1e-4, and ψ's logits at
+/// [`ASSIGNMENT_LR_SCALE`] × the rate. Shared by [`RunConfig::for_data`] and the
+/// training-speed benchmark, so that both take the same step.
+pub fn train_config(steps: usize) -> TrainConfig {
+    TrainConfig {
+        steps,
+        lr: 1e-3,
+        warmup: (steps / 20).clamp(1, 500),
+        final_lr_ratio: 0.05,
+        clip_norm: 1.0,
+        adamw: AdamWConfig {
+            weight_decay: 0.0,
+            ..Default::default()
+        },
+        param_groups: vec![
+            ParamGroup {
+                prefix: "classifier.".into(),
+                lr_scale: 4.0,
+                weight_decay: 1e-4,
+            },
+            ParamGroup {
+                prefix: ASSIGNMENT_LOGITS.into(),
+                lr_scale: ASSIGNMENT_LR_SCALE,
+                weight_decay: 0.0,
+            },
+        ],
+        checkpoint_every: (steps / 4).max(100),
+        log_every: 10,
+        seed: 0,
+    }
+}
+
 /// The model families a run can train.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
@@ -92,11 +126,9 @@ pub struct RunConfig {
 
 impl RunConfig {
     /// The reference's settings for `kind` on `data`, with `steps` optimisation steps:
-    /// 32 latents for 64 × 64 frames, 16 for smaller ones; AdamW at lr 1e-3 without
-    /// weight decay, cosine decay to 5 % after a linear warm-up, gradients clipped at
-    /// 1.0; CITRIS' classifier at 4 × the learning rate with weight decay 1e-4. Two
-    /// departures for CPU budgets: batches of [`DEFAULT_BATCH`], and ψ's logits learn
-    /// at [`ASSIGNMENT_LR_SCALE`] × the rate.
+    /// 32 latents for 64 × 64 frames, 16 for smaller ones, optimised as
+    /// [`train_config`] says. Two departures for CPU budgets: batches of
+    /// [`DEFAULT_BATCH`], and ψ's logits learn at [`ASSIGNMENT_LR_SCALE`] × the rate.
     pub fn for_data(kind: ModelKind, data: &TrisData, steps: usize) -> Result<Self> {
         let train_split = data.sequence("train")?;
         let targets = TargetGroups::from_targets(&train_split.targets);
@@ -131,32 +163,7 @@ impl RunConfig {
             targets,
             net,
             model,
-            train: TrainConfig {
-                steps,
-                lr: 1e-3,
-                warmup: (steps / 20).clamp(1, 500),
-                final_lr_ratio: 0.05,
-                clip_norm: 1.0,
-                adamw: AdamWConfig {
-                    weight_decay: 0.0,
-                    ..Default::default()
-                },
-                param_groups: vec![
-                    ParamGroup {
-                        prefix: "classifier.".into(),
-                        lr_scale: 4.0,
-                        weight_decay: 1e-4,
-                    },
-                    ParamGroup {
-                        prefix: ASSIGNMENT_LOGITS.into(),
-                        lr_scale: ASSIGNMENT_LR_SCALE,
-                        weight_decay: 0.0,
-                    },
-                ],
-                checkpoint_every: (steps / 4).max(100),
-                log_every: 10,
-                seed: 0,
-            },
+            train: train_config(steps),
         })
     }
 

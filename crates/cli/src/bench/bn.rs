@@ -13,6 +13,7 @@ use bayesnet::{Answer, Engine, Network, Query};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::timing::median;
 use crate::bn::{load, variables};
 
 #[derive(Deserialize)]
@@ -117,12 +118,6 @@ fn time(repeats: usize, mut f: impl FnMut() -> Result<()>) -> Result<Vec<f64>> {
         }
     }
     Ok(out)
-}
-
-fn median(xs: &[f64]) -> f64 {
-    let mut v = xs.to_vec();
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn find(dirs: &[PathBuf], name: &str) -> Result<PathBuf> {

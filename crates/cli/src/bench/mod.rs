@@ -4,11 +4,14 @@
 //! - `bench bn` ([`bn`]): exact inference on bnlearn networks;
 //! - `bench data` ([`data`]): the dataset generators;
 //! - `bench train` ([`train`]): training steps of the causal VAE;
-//! - `bench citris` ([`citris`]): CITRIS models' metrics at a CPU-sized budget.
+//! - `bench citris` ([`citris`]): CITRIS models' metrics at a CPU-sized budget;
+//! - `bench citris-step` ([`citris_step`]): training steps of CITRIS-NF's flow stage.
 
 mod bn;
 mod citris;
+mod citris_step;
 mod data;
+mod timing;
 mod train;
 
 use std::path::PathBuf;
@@ -48,6 +51,9 @@ pub enum BenchCommand {
     /// CITRIS-VAE, CITRIS-NF and the β-VAE on generated Pong and Causal3D data: training
     /// time and correlation metrics (R² / Spearman, diag / sep) as a markdown table.
     Citris(Box<citris::CitrisBenchArgs>),
+    /// Training steps of CITRIS-NF's flow stage (flow, transition prior, target
+    /// classifier; loss, backward, clipping, AdamW) on a fixed random batch of encodings.
+    CitrisStep(citris_step::CitrisStepArgs),
 }
 
 pub fn run(cmd: BenchCommand) -> Result<()> {
@@ -61,5 +67,6 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Data { n, seed } => data::bench_data(n, seed),
         BenchCommand::Train(args) => train::bench_train(&args),
         BenchCommand::Citris(args) => citris::bench_citris(&args),
+        BenchCommand::CitrisStep(args) => citris_step::bench_citris_step(&args),
     }
 }

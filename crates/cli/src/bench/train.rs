@@ -8,8 +8,6 @@
 //! convolution, transposed convolution and linear layer of the forward pass, × 3 for
 //! forward and backward.
 
-use std::time::Instant;
-
 use anyhow::Result;
 use causal_vae::{DataConfig, ModelConfig, RunConfig, TrainedModel};
 use clap::Args;
@@ -18,6 +16,8 @@ use nn::optim::AdamW;
 use nn::train::TrainConfig;
 use serde_json::json;
 use tch::{Device, Kind, Tensor};
+
+use super::timing::time_steps;
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -114,13 +114,7 @@ pub(super) fn bench_train(args: &TrainArgs) -> Result<()> {
     let labels = Tensor::stack(&columns, 1).to_device(device);
 
     let mut optimizer = AdamW::new(&trained.vs, train.adamw);
-    let mut times = Vec::with_capacity(args.steps);
-    let mut cpu_start = None;
-    for step in 0..args.warmup_steps + args.steps {
-        if step == args.warmup_steps {
-            cpu_start = process_cpu_seconds();
-        }
-        let start = Instant::now();
+    let times = time_steps(args.warmup_steps, args.steps, device, |step| {
         tch::manual_seed(step as i64);
         let terms = model.loss(&x, &labels, 1.0);
         // fit() reads every logged term as a number before the update.
@@ -139,18 +133,9 @@ pub(super) fn bench_train(args: &TrainArgs) -> Result<()> {
             norm.is_finite(),
             "the gradient norm is {norm} at step {step}"
         );
-        if let Device::Cuda(index) = device {
-            tch::Cuda::synchronize(index as i64);
-        }
-        if step >= args.warmup_steps {
-            times.push(start.elapsed().as_secs_f64() * 1e3);
-        }
-    }
-
-    let cpu_ms = cpu_start
-        .zip(process_cpu_seconds())
-        .map(|(a, b)| (b - a) * 1e3 / args.steps as f64);
-    let ms = median(&times);
+        Ok(())
+    })?;
+    let (ms, cpu_ms) = (times.ms, times.cpu_ms);
     let flops_per_step =
         3.0 * 2.0 * (forward_macs(&config.model, model.schema().width()) * args.batch) as f64;
     let gflops = flops_per_step / (ms * 1e-3) / 1e9;
@@ -169,7 +154,7 @@ pub(super) fn bench_train(args: &TrainArgs) -> Result<()> {
             "steps": args.steps,
             "warmup_steps": args.warmup_steps,
             "ms_per_step": ms,
-            "ms_per_step_all": times,
+            "ms_per_step_all": times.all_ms,
             "cpu_ms_per_step": cpu_ms,
             "images_per_s": images_per_s,
             "gflop_per_step": flops_per_step / 1e9,
@@ -193,28 +178,4 @@ pub(super) fn bench_train(args: &TrainArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// CPU time used so far by this process's threads (all of them), in seconds, from
-/// `/proc/self/task/*/schedstat` (nanoseconds on a CPU; Linux only). Wall time suffers
-/// from other processes on a shared machine; CPU time much less so.
-fn process_cpu_seconds() -> Option<f64> {
-    let mut total_ns = 0u64;
-    for task in std::fs::read_dir("/proc/self/task").ok()? {
-        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
-        total_ns += stat.split_whitespace().next()?.parse::<u64>().ok()?;
-    }
-    Some(total_ns as f64 * 1e-9)
-}
-
-/// The median (the mean of the middle two for an even count, as Python's
-/// `statistics.median`).
-fn median(xs: &[f64]) -> f64 {
-    let mut v = xs.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    match n % 2 {
-        1 => v[n / 2],
-        _ => 0.5 * (v[n / 2 - 1] + v[n / 2]),
-    }
 }

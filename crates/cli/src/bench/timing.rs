@@ -1,0 +1,100 @@
+//! Timing of training steps, shared by the step benchmarks (`bench train`,
+//! `bench citris-step`): untimed warm-up steps, then the median wall time of the timed
+//! ones and the process's CPU time per step, as the PyTorch references measure theirs.
+
+use std::time::Instant;
+
+use anyhow::Result;
+use tch::Device;
+
+/// What [`time_steps`] measured.
+pub(super) struct StepTimes {
+    /// Median wall time of the timed steps, in milliseconds.
+    pub ms: f64,
+    /// Wall time of every timed step, in milliseconds.
+    pub all_ms: Vec<f64>,
+    /// CPU time of all the process's threads per timed step (mean), when readable.
+    pub cpu_ms: Option<f64>,
+}
+
+/// Runs `step(i)` for `warmup + steps` steps, timing the last `steps` (waiting for
+/// `device` to finish each one).
+pub(super) fn time_steps(
+    warmup: usize,
+    steps: usize,
+    device: Device,
+    mut step: impl FnMut(usize) -> Result<()>,
+) -> Result<StepTimes> {
+    anyhow::ensure!(steps >= 1, "steps must be at least 1");
+    let mut all_ms = Vec::with_capacity(steps);
+    let mut cpu_start = None;
+    for i in 0..warmup + steps {
+        if i == warmup {
+            cpu_start = process_cpu_seconds();
+        }
+        let start = Instant::now();
+        step(i)?;
+        if let Device::Cuda(index) = device {
+            tch::Cuda::synchronize(index as i64);
+        }
+        if i >= warmup {
+            all_ms.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    let cpu_ms = cpu_start
+        .zip(process_cpu_seconds())
+        .map(|(a, b)| (b - a) * 1e3 / steps as f64);
+    Ok(StepTimes {
+        ms: median(&all_ms),
+        all_ms,
+        cpu_ms,
+    })
+}
+
+/// CPU time used so far by this process's threads (all of them), in seconds, from
+/// `/proc/self/task/*/schedstat` (nanoseconds on a CPU; Linux only). Wall time suffers
+/// from other processes on a shared machine; CPU time much less so.
+fn process_cpu_seconds() -> Option<f64> {
+    let mut total_ns = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total_ns += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total_ns as f64 * 1e-9)
+}
+
+/// The median (the mean of the middle two for an even count, as Python's
+/// `statistics.median`).
+pub(super) fn median(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n % 2 {
+        1 => v[n / 2],
+        _ => 0.5 * (v[n / 2 - 1] + v[n / 2]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+    }
+
+    #[test]
+    fn times_only_the_steps_after_warm_up() {
+        let mut seen = Vec::new();
+        let times = time_steps(2, 3, Device::Cpu, |i| {
+            seen.push(i);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, [0, 1, 2, 3, 4]);
+        assert_eq!(times.all_ms.len(), 3);
+        assert!(times.ms >= 0.0);
+    }
+}
