@@ -25,10 +25,8 @@ import json
 import math
 import os
 import platform
-import statistics
 import struct
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +34,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from steps import time_steps  # noqa: E402  (bench/steps.py)
 
 ACTNORM_LIMIT = 3.0
 COUPLING_LIMIT = 3.0
@@ -353,7 +354,7 @@ def train_step(model, optimizer, e_t, e_t1, targets, clip_norm=1.0):
     return values, norm
 
 
-def time_steps(args, device) -> dict:
+def benchmark(args, device) -> dict:
     torch.manual_seed(0)
     model = FlowStage(args.latents, args.variables, args.blocks).to(device)
     optimizer = adamw(model)
@@ -364,21 +365,14 @@ def time_steps(args, device) -> dict:
     with torch.no_grad():
         model.flow(torch.cat([e_t, e_t1]))  # ActNorm's data initialisation
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    times = []
-    cpu_start = None
-    for step in range(args.warmup_steps + args.steps):
-        if step == args.warmup_steps:
-            cpu_start = time.process_time()  # all threads of the process
-        start = time.perf_counter()
-        torch.manual_seed(step)
+
+    def step(i):
+        torch.manual_seed(i)
         _, norm = train_step(model, optimizer, e_t, e_t1, targets)
         if not math.isfinite(norm):
-            raise SystemExit(f"the gradient norm is {norm} at step {step}")
-        sync()
-        if step >= args.warmup_steps:
-            times.append((time.perf_counter() - start) * 1e3)
-    cpu_ms = (time.process_time() - cpu_start) * 1e3 / args.steps
-    ms = statistics.median(times)
+            raise SystemExit(f"the gradient norm is {norm} at step {i}")
+
+    timing = time_steps(step, args.warmup_steps, args.steps, sync)
     return {
         "engine": "pytorch",
         "torch": torch.__version__,
@@ -395,10 +389,8 @@ def time_steps(args, device) -> dict:
         "parameters": sum(p.numel() for p in model.parameters()),
         "steps": args.steps,
         "warmup_steps": args.warmup_steps,
-        "ms_per_step": ms,
-        "ms_per_step_all": times,
-        "cpu_ms_per_step": cpu_ms,
-        "pairs_per_s": args.batch / ms * 1e3,
+        **timing,
+        "pairs_per_s": args.batch / timing["ms_per_step"] * 1e3,
         "python": platform.python_version(),
     }
 
@@ -472,7 +464,7 @@ def main() -> int:
     torch.set_num_threads(threads)
     if args.check:
         return check(args.check)
-    result = time_steps(args, torch.device(args.device))
+    result = benchmark(args, torch.device(args.device))
     if args.json:
         print(json.dumps(result))
     else:

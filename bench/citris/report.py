@@ -18,6 +18,9 @@ import os
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from steps import rounds  # noqa: E402  (bench/steps.py)
+
 
 def order(config: str) -> list[int]:
     """l16-k5-b16-f4-t1: threads, then latents."""
@@ -27,13 +30,9 @@ def order(config: str) -> list[int]:
 
 def main() -> int:
     out = Path(sys.argv[1])
-    configs = sorted({p.name.split(".ours.")[0] for p in out.glob("*.ours.*.json")}, key=order)
     rows = []
-    for config in configs:
-        ours, ref, tuned = (
-            [json.loads(p.read_text()) for p in sorted(out.glob(f"{config}.{engine}.*.json"))]
-            for engine in ("ours", "ref", "reftuned")
-        )
+    for config, runs in rounds(out, order):
+        ours, ref, tuned = runs["ours"], runs["ref"], runs["reftuned"]
         o, r = ours[0], ref[0]
         if o["parameters"] != r["parameters"]:
             raise SystemExit(f"{config}: {o['parameters']} parameters in ours, "
@@ -43,7 +42,7 @@ def main() -> int:
         cpu_ours = min(x["cpu_ms_per_step"] for x in ours)
         cpu_ref = min(x["cpu_ms_per_step"] for x in ref)
 
-        def rounds(runs):
+        def listed(runs):
             return ", ".join(f"{x['ms_per_step']:.1f}" for x in runs)
 
         tuned_cell = f"{best['tuned']:.1f}" if "tuned" in best else "–"
@@ -53,7 +52,7 @@ def main() -> int:
             f"| **{best['ours']:.1f}** | **{best['ref']:.1f}** "
             f"| **{best['ours'] / best['ref']:.2f}** | {tuned_cell} "
             f"| {cpu_ours:.1f} | {cpu_ref:.1f} "
-            f"| {rounds(ours)} / {rounds(ref)}{' / ' + rounds(tuned) if tuned else ''} |"
+            f"| {listed(ours)} / {listed(ref)}{' / ' + listed(tuned) if tuned else ''} |"
         )
     print("| latents | variables | pairs × samples | flow blocks | parameters | threads "
           "| ours ms/step | PyTorch ms/step | ours/PyTorch "

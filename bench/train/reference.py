@@ -37,15 +37,16 @@ import json
 import math
 import os
 import platform
-import statistics
 import struct
 import sys
-import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from steps import time_steps  # noqa: E402  (bench/steps.py)
 
 CARDS = [2, 3, 3, 2, 3, 4]  # actor, actor_type, action, reactor, reactor_type, reaction
 GROUPS = 8
@@ -364,24 +365,14 @@ def export(args, device) -> None:
     print(json.dumps({"export": str(out), "tensors": len(data), "parameters": len(state)}))
 
 
-def time_steps(args, device) -> dict:
+def benchmark(args, device) -> dict:
     torch.manual_seed(args.seed)
     model = CausalVae(args.size, args.width, args.z_dim, args.hidden).to(device)
     optimizer = adamw(model, lr=args.lr)
     x, labels = random_batch(args.batch, args.size, device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    times = []
-    cpu_start = None
-    for step in range(args.warmup_steps + args.steps):
-        if step == args.warmup_steps:
-            cpu_start = time.process_time()  # all threads of the process
-        start = time.perf_counter()
-        train_step(model, optimizer, x, labels, args.clip_norm)
-        sync()
-        if step >= args.warmup_steps:
-            times.append((time.perf_counter() - start) * 1e3)
-    cpu_ms = (time.process_time() - cpu_start) * 1e3 / args.steps
-    ms = statistics.median(times)
+    timing = time_steps(lambda _: train_step(model, optimizer, x, labels, args.clip_norm),
+                        args.warmup_steps, args.steps, sync)
     return {
         "engine": "pytorch",
         "torch": torch.__version__,
@@ -396,10 +387,8 @@ def time_steps(args, device) -> dict:
         "parameters": sum(p.numel() for p in model.parameters()),
         "steps": args.steps,
         "warmup_steps": args.warmup_steps,
-        "ms_per_step": ms,
-        "ms_per_step_all": times,
-        "cpu_ms_per_step": cpu_ms,
-        "images_per_s": args.batch / ms * 1e3,
+        **timing,
+        "images_per_s": args.batch / timing["ms_per_step"] * 1e3,
         "python": platform.python_version(),
     }
 
@@ -430,7 +419,7 @@ def main() -> int:
     if args.export:
         export(args, device)
         return 0
-    result = time_steps(args, device)
+    result = benchmark(args, device)
     if args.json:
         print(json.dumps(result))
     else:

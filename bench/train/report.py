@@ -22,6 +22,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from steps import rounds  # noqa: E402  (bench/steps.py)
+
 
 def lscpu() -> dict[str, str]:
     try:
@@ -106,13 +109,9 @@ def main() -> int:
         numbers = {part[0]: int(part[1:]) for part in config.split("-")}
         return [-numbers["t"], -numbers["w"], numbers["s"], numbers["b"]]
 
-    configs = sorted({p.name.split(".ours.")[0] for p in out.glob("*.ours.*.json")}, key=order)
     rows = []
-    for config in configs:
-        ours, ref, tuned = (
-            [json.loads(p.read_text()) for p in sorted(out.glob(f"{config}.{engine}.*.json"))]
-            for engine in ("ours", "ref", "reftuned")
-        )
+    for config, runs in rounds(out, order):
+        ours, ref, tuned = runs["ours"], runs["ref"], runs["reftuned"]
         # Per engine, the best round: load from other processes only ever adds time.
         ms_ours, ms_ref = min(r["ms_per_step"] for r in ours), min(r["ms_per_step"] for r in ref)
         ms_tuned = min(r["ms_per_step"] for r in tuned) if tuned else None
@@ -121,7 +120,7 @@ def main() -> int:
         gflop = ours[0]["gflop_per_step"]
         o = ours[0]
 
-        def rounds(runs):
+        def listed(runs):
             return ", ".join(f"{r['ms_per_step']:.0f}" for r in runs)
 
         rows.append(
@@ -130,7 +129,7 @@ def main() -> int:
             f"| **{ms_ours / ms_ref:.2f}** | {gflop / ms_ours * 1e3:.1f} "
             f"| {gflop / ms_ref * 1e3:.1f} | {f'{ms_tuned:.0f}' if ms_tuned else '–'} "
             f"| {cpu_ours:.0f} | {cpu_ref:.0f} "
-            f"| {rounds(ours)} / {rounds(ref)}{' / ' + rounds(tuned) if tuned else ''} |"
+            f"| {listed(ours)} / {listed(ref)}{' / ' + listed(tuned) if tuned else ''} |"
         )
     print("| batch | image | width | parameters | threads | GFLOP/step | ours ms/step "
           "| PyTorch ms/step | ours/PyTorch | ours GFLOP/s | PyTorch GFLOP/s "

@@ -20,7 +20,7 @@ use nn::optim::AdamW;
 use serde_json::json;
 use tch::{Device, Kind, Tensor};
 
-use super::timing::time_steps;
+use super::timing::{time_steps, trainable_parameters, StepOptions};
 
 #[derive(Args)]
 pub struct CitrisStepArgs {
@@ -36,21 +36,8 @@ pub struct CitrisStepArgs {
     /// Flow blocks.
     #[arg(long, default_value_t = 4)]
     blocks: usize,
-    /// Timed steps (the median is reported).
-    #[arg(long, default_value_t = 100)]
-    steps: usize,
-    /// Untimed steps first.
-    #[arg(long, default_value_t = 10)]
-    warmup_steps: usize,
-    /// libtorch intra-op threads (default: CAUSALGEN_THREADS, else all cores).
-    #[arg(long)]
-    threads: Option<usize>,
-    /// cpu, cuda, cuda:N or auto.
-    #[arg(long, default_value = "cpu")]
-    device: String,
-    /// One JSON object instead of text.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    timing: StepOptions,
     /// No timing: write the initial weights, the batch and one step's loss terms and
     /// gradient norm (under libtorch seed 77) into DIR, for `bench/citris/reference.py
     /// --check DIR` to recompute in PyTorch.
@@ -59,10 +46,7 @@ pub struct CitrisStepArgs {
 }
 
 pub(super) fn bench_citris_step(args: &CitrisStepArgs) -> Result<()> {
-    let threads = nn::device::set_threads(args.threads);
-    // As nn::train::fit does.
-    nn::device::tune_allocator();
-    let device = nn::device::parse_device(&args.device)?;
+    let (threads, device) = args.timing.prepare()?;
     anyhow::ensure!(
         args.batch >= 2 && args.variables >= 1,
         "batch must be at least 2 and variables at least 1"
@@ -74,17 +58,12 @@ pub(super) fn bench_citris_step(args: &CitrisStepArgs) -> Result<()> {
         width: 32,
         latents: args.latents,
     };
-    let mut config = NfConfig::for_net(&net, args.steps);
+    let mut config = NfConfig::for_net(&net, args.timing.steps);
     config.flow.blocks = args.blocks;
     tch::manual_seed(0);
     let model = CitrisNf::new(&net, args.variables, &config, device)?;
-    let train = train_config(args.steps);
-    let parameters: i64 = model
-        .flow_store()
-        .trainable_variables()
-        .iter()
-        .map(|t| t.numel() as i64)
-        .sum();
+    let train = train_config(args.timing.steps);
+    let parameters = trainable_parameters(model.flow_store());
 
     // A fixed batch: standard normal encodings, each target intervened on with p = ¼.
     tch::manual_seed(1234);
@@ -102,24 +81,29 @@ pub(super) fn bench_citris_step(args: &CitrisStepArgs) -> Result<()> {
     if let Some(dir) = &args.export {
         return export(dir, &model, &mut optimizer, [&e_t, &e_t1, &targets]);
     }
-    let times = time_steps(args.warmup_steps, args.steps, device, |step| {
-        tch::manual_seed(step as i64);
-        let loss = model.flow_loss(&e_t, &e_t1, &targets);
-        // fit() reads every logged term as a number before the update.
-        let _ = loss.total.double_value(&[]);
-        for (_, part) in &loss.parts {
-            let _ = part.double_value(&[]);
-        }
-        let norm = nn::train::update(&mut optimizer, &loss.total, train.clip_norm, train.lr);
-        anyhow::ensure!(
-            norm.is_finite(),
-            "the gradient norm is {norm} at step {step}"
-        );
-        Ok(())
-    })?;
+    let times = time_steps(
+        args.timing.warmup_steps,
+        args.timing.steps,
+        device,
+        |step| {
+            tch::manual_seed(step as i64);
+            let loss = model.flow_loss(&e_t, &e_t1, &targets);
+            // fit() reads every logged term as a number before the update.
+            let _ = loss.total.double_value(&[]);
+            for (_, part) in &loss.parts {
+                let _ = part.double_value(&[]);
+            }
+            let norm = nn::train::update(&mut optimizer, &loss.total, train.clip_norm, train.lr);
+            anyhow::ensure!(
+                norm.is_finite(),
+                "the gradient norm is {norm} at step {step}"
+            );
+            Ok(())
+        },
+    )?;
 
     let pairs_per_s = args.batch as f64 / (times.ms * 1e-3);
-    if args.json {
+    if args.timing.json {
         let result = json!({
             "engine": "causalgen",
             "device": format!("{device:?}"),
@@ -133,8 +117,8 @@ pub(super) fn bench_citris_step(args: &CitrisStepArgs) -> Result<()> {
             "prior_hidden": config.prior.hidden,
             "classifier_hidden": config.classifier_hidden,
             "parameters": parameters,
-            "steps": args.steps,
-            "warmup_steps": args.warmup_steps,
+            "steps": args.timing.steps,
+            "warmup_steps": args.timing.warmup_steps,
             "ms_per_step": times.ms,
             "ms_per_step_all": times.all_ms,
             "cpu_ms_per_step": times.cpu_ms,
@@ -149,7 +133,7 @@ pub(super) fn bench_citris_step(args: &CitrisStepArgs) -> Result<()> {
         );
         println!(
             "{:.2} ms/step (median of {}), {pairs_per_s:.0} encoding pairs/s",
-            times.ms, args.steps
+            times.ms, args.timing.steps
         );
         if let Some(cpu_ms) = times.cpu_ms {
             println!("{cpu_ms:.2} ms of CPU time per step (all threads, mean)");

@@ -5,7 +5,28 @@
 use std::time::Instant;
 
 use anyhow::Result;
+use clap::Args;
 use tch::Device;
+
+/// The options every step benchmark takes.
+#[derive(Args)]
+pub struct StepOptions {
+    /// Timed steps (the median is reported).
+    #[arg(long, default_value_t = 30)]
+    pub steps: usize,
+    /// Untimed steps first.
+    #[arg(long, default_value_t = 5)]
+    pub warmup_steps: usize,
+    /// libtorch intra-op threads (default: CAUSALGEN_THREADS, else all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// cpu, cuda, cuda:N or auto.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// One JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// What [`time_steps`] measured.
 pub(super) struct StepTimes {
@@ -15,6 +36,16 @@ pub(super) struct StepTimes {
     pub all_ms: Vec<f64>,
     /// CPU time of all the process's threads per timed step (mean), when readable.
     pub cpu_ms: Option<f64>,
+}
+
+impl StepOptions {
+    /// Sets libtorch's threads (returned) and glibc's allocator as `nn::train::fit`
+    /// does, and parses the device: the process state a training step runs in.
+    pub(super) fn prepare(&self) -> Result<(usize, Device)> {
+        let threads = nn::device::set_threads(self.threads);
+        nn::device::tune_allocator();
+        Ok((threads, nn::device::parse_device(&self.device)?))
+    }
 }
 
 /// Runs `step(i)` for `warmup + steps` steps, timing the last `steps` (waiting for
@@ -49,6 +80,14 @@ pub(super) fn time_steps(
         all_ms,
         cpu_ms,
     })
+}
+
+/// Number of trainable values of `vs`: the check that a reference has the same model.
+pub(super) fn trainable_parameters(vs: &tch::nn::VarStore) -> i64 {
+    vs.trainable_variables()
+        .iter()
+        .map(|t| t.numel() as i64)
+        .sum()
 }
 
 /// CPU time used so far by this process's threads (all of them), in seconds, from

@@ -17,7 +17,7 @@ use nn::train::TrainConfig;
 use serde_json::json;
 use tch::{Device, Kind, Tensor};
 
-use super::timing::time_steps;
+use super::timing::{time_steps, trainable_parameters, StepOptions};
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -35,21 +35,8 @@ pub struct TrainArgs {
     /// Hidden width of the label head and the posterior.
     #[arg(long, default_value_t = 256)]
     hidden: i64,
-    /// Timed steps (the median is reported).
-    #[arg(long, default_value_t = 30)]
-    steps: usize,
-    /// Untimed steps first.
-    #[arg(long, default_value_t = 5)]
-    warmup_steps: usize,
-    /// libtorch intra-op threads (default: CAUSALGEN_THREADS, else all cores).
-    #[arg(long)]
-    threads: Option<usize>,
-    /// cpu, cuda, cuda:N or auto.
-    #[arg(long, default_value = "cpu")]
-    device: String,
-    /// One JSON object instead of text.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    timing: StepOptions,
 }
 
 /// Forward-pass multiply-adds of the causal VAE for one image: the encoder, the label
@@ -66,12 +53,9 @@ fn forward_macs(m: &ModelConfig, label_width: i64) -> i64 {
 }
 
 pub(super) fn bench_train(args: &TrainArgs) -> Result<()> {
-    let threads = nn::device::set_threads(args.threads);
-    // As nn::train::fit does.
-    nn::device::tune_allocator();
-    let device = nn::device::parse_device(&args.device)?;
+    let (threads, device) = args.timing.prepare()?;
     anyhow::ensure!(
-        args.batch >= 1 && args.steps >= 1,
+        args.batch >= 1 && args.timing.steps >= 1,
         "batch and steps must be at least 1"
     );
     let config = RunConfig {
@@ -94,12 +78,7 @@ pub(super) fn bench_train(args: &TrainArgs) -> Result<()> {
     let network = bayesnet::examples::fight_scene()?;
     let trained = TrainedModel::new(&config, network, device)?;
     let (model, train) = (&trained.model, &config.train);
-    let parameters: i64 = trained
-        .vs
-        .trainable_variables()
-        .iter()
-        .map(|t| t.numel() as i64)
-        .sum();
+    let parameters = trainable_parameters(&trained.vs);
 
     // A fixed batch: images uniform in [0, 1], every label present.
     tch::manual_seed(1234);
@@ -114,33 +93,38 @@ pub(super) fn bench_train(args: &TrainArgs) -> Result<()> {
     let labels = Tensor::stack(&columns, 1).to_device(device);
 
     let mut optimizer = AdamW::new(&trained.vs, train.adamw);
-    let times = time_steps(args.warmup_steps, args.steps, device, |step| {
-        tch::manual_seed(step as i64);
-        let terms = model.loss(&x, &labels, 1.0);
-        // fit() reads every logged term as a number before the update.
-        for term in [
-            &terms.total,
-            &terms.reconstruction,
-            &terms.kl_z,
-            &terms.kl_y,
-            &terms.cross_entropy,
-            &terms.label_accuracy,
-        ] {
-            let _ = term.double_value(&[]);
-        }
-        let norm = nn::train::update(&mut optimizer, &terms.total, train.clip_norm, train.lr);
-        anyhow::ensure!(
-            norm.is_finite(),
-            "the gradient norm is {norm} at step {step}"
-        );
-        Ok(())
-    })?;
+    let times = time_steps(
+        args.timing.warmup_steps,
+        args.timing.steps,
+        device,
+        |step| {
+            tch::manual_seed(step as i64);
+            let terms = model.loss(&x, &labels, 1.0);
+            // fit() reads every logged term as a number before the update.
+            for term in [
+                &terms.total,
+                &terms.reconstruction,
+                &terms.kl_z,
+                &terms.kl_y,
+                &terms.cross_entropy,
+                &terms.label_accuracy,
+            ] {
+                let _ = term.double_value(&[]);
+            }
+            let norm = nn::train::update(&mut optimizer, &terms.total, train.clip_norm, train.lr);
+            anyhow::ensure!(
+                norm.is_finite(),
+                "the gradient norm is {norm} at step {step}"
+            );
+            Ok(())
+        },
+    )?;
     let (ms, cpu_ms) = (times.ms, times.cpu_ms);
     let flops_per_step =
         3.0 * 2.0 * (forward_macs(&config.model, model.schema().width()) * args.batch) as f64;
     let gflops = flops_per_step / (ms * 1e-3) / 1e9;
     let images_per_s = args.batch as f64 / (ms * 1e-3);
-    if args.json {
+    if args.timing.json {
         let result = json!({
             "engine": "causalgen",
             "device": format!("{device:?}"),
@@ -151,8 +135,8 @@ pub(super) fn bench_train(args: &TrainArgs) -> Result<()> {
             "z_dim": args.z_dim,
             "hidden": args.hidden,
             "parameters": parameters,
-            "steps": args.steps,
-            "warmup_steps": args.warmup_steps,
+            "steps": args.timing.steps,
+            "warmup_steps": args.timing.warmup_steps,
             "ms_per_step": ms,
             "ms_per_step_all": times.all_ms,
             "cpu_ms_per_step": cpu_ms,
@@ -170,7 +154,7 @@ pub(super) fn bench_train(args: &TrainArgs) -> Result<()> {
         println!(
             "{ms:.1} ms/step (median of {}), {images_per_s:.0} images/s, {:.2} GFLOP/step, \
              {gflops:.1} GFLOP/s",
-            args.steps,
+            args.timing.steps,
             flops_per_step / 1e9
         );
         if let Some(cpu_ms) = cpu_ms {
