@@ -20,7 +20,7 @@ use nn::optim::AdamW;
 use serde_json::json;
 use tch::{Device, Kind, Tensor};
 
-use super::timing::{time_steps, trainable_parameters, StepOptions};
+use super::timing::{checked_update, time_steps, trainable_parameters, StepOptions};
 
 #[derive(Args)]
 pub struct CitrisStepArgs {
@@ -81,33 +81,19 @@ pub(super) fn bench_citris_step(args: &CitrisStepArgs) -> Result<()> {
     if let Some(dir) = &args.export {
         return export(dir, &model, &mut optimizer, [&e_t, &e_t1, &targets]);
     }
-    let times = time_steps(
-        args.timing.warmup_steps,
-        args.timing.steps,
-        device,
-        |step| {
-            tch::manual_seed(step as i64);
-            let loss = model.flow_loss(&e_t, &e_t1, &targets);
-            // fit() reads every logged term as a number before the update.
-            let _ = loss.total.double_value(&[]);
-            for (_, part) in &loss.parts {
-                let _ = part.double_value(&[]);
-            }
-            let norm = nn::train::update(&mut optimizer, &loss.total, train.clip_norm, train.lr);
-            anyhow::ensure!(
-                norm.is_finite(),
-                "the gradient norm is {norm} at step {step}"
-            );
-            Ok(())
-        },
-    )?;
+    let times = time_steps(&args.timing, device, |step| {
+        let loss = model.flow_loss(&e_t, &e_t1, &targets);
+        // fit() reads every logged term as a number before the update.
+        let _ = loss.total.double_value(&[]);
+        for (_, part) in &loss.parts {
+            let _ = part.double_value(&[]);
+        }
+        checked_update(&mut optimizer, &loss.total, train.clip_norm, train.lr, step)
+    })?;
 
     let pairs_per_s = args.batch as f64 / (times.ms * 1e-3);
     if args.timing.json {
-        let result = json!({
-            "engine": "causalgen",
-            "device": format!("{device:?}"),
-            "threads": threads,
+        let extra = json!({
             "latents": args.latents,
             "variables": args.variables,
             "batch": args.batch,
@@ -116,14 +102,9 @@ pub(super) fn bench_citris_step(args: &CitrisStepArgs) -> Result<()> {
             "hidden_per_dim": config.flow.hidden_per_dim,
             "prior_hidden": config.prior.hidden,
             "classifier_hidden": config.classifier_hidden,
-            "parameters": parameters,
-            "steps": args.timing.steps,
-            "warmup_steps": args.timing.warmup_steps,
-            "ms_per_step": times.ms,
-            "ms_per_step_all": times.all_ms,
-            "cpu_ms_per_step": times.cpu_ms,
             "pairs_per_s": pairs_per_s,
         });
+        let result = times.to_json(&args.timing, device, threads, parameters, extra);
         println!("{}", serde_json::to_string(&result)?);
     } else {
         println!(

@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use anyhow::Result;
 use clap::Args;
-use tch::Device;
+use nn::optim::AdamW;
+use serde_json::{json, Value};
+use tch::{Device, Tensor};
 
 /// The options every step benchmark takes.
 #[derive(Args)]
@@ -48,14 +50,61 @@ impl StepOptions {
     }
 }
 
-/// Runs `step(i)` for `warmup + steps` steps, timing the last `steps` (waiting for
-/// `device` to finish each one).
+impl StepTimes {
+    /// The JSON object a step benchmark prints: the fields every one reports (the
+    /// references print the same), followed by the benchmark's own `extra` object.
+    pub(super) fn to_json(
+        &self,
+        options: &StepOptions,
+        device: Device,
+        threads: usize,
+        parameters: i64,
+        extra: Value,
+    ) -> Value {
+        let mut result = json!({
+            "engine": "causalgen",
+            "device": format!("{device:?}"),
+            "threads": threads,
+            "parameters": parameters,
+            "steps": options.steps,
+            "warmup_steps": options.warmup_steps,
+            "ms_per_step": self.ms,
+            "ms_per_step_all": self.all_ms,
+            "cpu_ms_per_step": self.cpu_ms,
+        });
+        if let (Value::Object(all), Value::Object(extra)) = (&mut result, extra) {
+            all.extend(extra);
+        }
+        result
+    }
+}
+
+/// The update of a training step as `nn::train::fit` makes it (gradients, clipping,
+/// AdamW), failing like `fit` when the gradient norm is not finite.
+pub(super) fn checked_update(
+    optimizer: &mut AdamW,
+    loss: &Tensor,
+    clip_norm: f64,
+    lr: f64,
+    step: usize,
+) -> Result<()> {
+    let norm = nn::train::update(optimizer, loss, clip_norm, lr);
+    anyhow::ensure!(
+        norm.is_finite(),
+        "the gradient norm is {norm} at step {step}"
+    );
+    Ok(())
+}
+
+/// Runs `step(i)` for `options.warmup_steps + options.steps` steps, timing the last
+/// `options.steps` (waiting for `device` to finish each one). libtorch's generator is
+/// seeded with `i` before step `i`, as `nn::train::fit` seeds every step.
 pub(super) fn time_steps(
-    warmup: usize,
-    steps: usize,
+    options: &StepOptions,
     device: Device,
     mut step: impl FnMut(usize) -> Result<()>,
 ) -> Result<StepTimes> {
+    let (warmup, steps) = (options.warmup_steps, options.steps);
     anyhow::ensure!(steps >= 1, "steps must be at least 1");
     let mut all_ms = Vec::with_capacity(steps);
     let mut cpu_start = None;
@@ -64,6 +113,7 @@ pub(super) fn time_steps(
             cpu_start = process_cpu_seconds();
         }
         let start = Instant::now();
+        tch::manual_seed(i as i64);
         step(i)?;
         if let Device::Cuda(index) = device {
             tch::Cuda::synchronize(index as i64);
@@ -127,7 +177,14 @@ mod tests {
     #[test]
     fn times_only_the_steps_after_warm_up() {
         let mut seen = Vec::new();
-        let times = time_steps(2, 3, Device::Cpu, |i| {
+        let options = StepOptions {
+            steps: 3,
+            warmup_steps: 2,
+            threads: Some(1),
+            device: "cpu".into(),
+            json: false,
+        };
+        let times = time_steps(&options, Device::Cpu, |i| {
             seen.push(i);
             Ok(())
         })

@@ -17,7 +17,7 @@ use nn::train::TrainConfig;
 use serde_json::json;
 use tch::{Device, Kind, Tensor};
 
-use super::timing::{time_steps, trainable_parameters, StepOptions};
+use super::timing::{checked_update, time_steps, trainable_parameters, StepOptions};
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -93,57 +93,44 @@ pub(super) fn bench_train(args: &TrainArgs) -> Result<()> {
     let labels = Tensor::stack(&columns, 1).to_device(device);
 
     let mut optimizer = AdamW::new(&trained.vs, train.adamw);
-    let times = time_steps(
-        args.timing.warmup_steps,
-        args.timing.steps,
-        device,
-        |step| {
-            tch::manual_seed(step as i64);
-            let terms = model.loss(&x, &labels, 1.0);
-            // fit() reads every logged term as a number before the update.
-            for term in [
-                &terms.total,
-                &terms.reconstruction,
-                &terms.kl_z,
-                &terms.kl_y,
-                &terms.cross_entropy,
-                &terms.label_accuracy,
-            ] {
-                let _ = term.double_value(&[]);
-            }
-            let norm = nn::train::update(&mut optimizer, &terms.total, train.clip_norm, train.lr);
-            anyhow::ensure!(
-                norm.is_finite(),
-                "the gradient norm is {norm} at step {step}"
-            );
-            Ok(())
-        },
-    )?;
+    let times = time_steps(&args.timing, device, |step| {
+        let terms = model.loss(&x, &labels, 1.0);
+        // fit() reads every logged term as a number before the update.
+        for term in [
+            &terms.total,
+            &terms.reconstruction,
+            &terms.kl_z,
+            &terms.kl_y,
+            &terms.cross_entropy,
+            &terms.label_accuracy,
+        ] {
+            let _ = term.double_value(&[]);
+        }
+        checked_update(
+            &mut optimizer,
+            &terms.total,
+            train.clip_norm,
+            train.lr,
+            step,
+        )
+    })?;
     let (ms, cpu_ms) = (times.ms, times.cpu_ms);
     let flops_per_step =
         3.0 * 2.0 * (forward_macs(&config.model, model.schema().width()) * args.batch) as f64;
     let gflops = flops_per_step / (ms * 1e-3) / 1e9;
     let images_per_s = args.batch as f64 / (ms * 1e-3);
     if args.timing.json {
-        let result = json!({
-            "engine": "causalgen",
-            "device": format!("{device:?}"),
-            "threads": threads,
+        let extra = json!({
             "batch": args.batch,
             "size": args.size,
             "width": args.width,
             "z_dim": args.z_dim,
             "hidden": args.hidden,
-            "parameters": parameters,
-            "steps": args.timing.steps,
-            "warmup_steps": args.timing.warmup_steps,
-            "ms_per_step": ms,
-            "ms_per_step_all": times.all_ms,
-            "cpu_ms_per_step": cpu_ms,
             "images_per_s": images_per_s,
             "gflop_per_step": flops_per_step / 1e9,
             "gflops": gflops,
         });
+        let result = times.to_json(&args.timing, device, threads, parameters, extra);
         println!("{}", serde_json::to_string(&result)?);
     } else {
         println!(
