@@ -416,6 +416,11 @@ def check(directory: Path) -> int:
     """Recomputes the step ``causalgen bench citris-step --export DIR`` wrote: our
     weights loaded by name, the same batch and libtorch seed; every loss term and the
     gradient norm must agree to 1e-4 relative.  Prints the comparison as JSON."""
+    files = ("weights.safetensors", "batch.safetensors", "terms.json")
+    absent = [name for name in files if not (directory / name).is_file()]
+    if absent:
+        raise SystemExit(f"error: {directory} lacks {', '.join(absent)}: write it with "
+                         f"`causalgen bench citris-step --export {directory}`")
     weights = read_safetensors(directory / "weights.safetensors")
     batch = read_safetensors(directory / "batch.safetensors")
     expected = json.loads((directory / "terms.json").read_text())
