@@ -287,7 +287,9 @@ impl Representation for CitrisNf {
 
 /// Trains both stages of `model` for the run in `run` on `sequence` (whose targets are
 /// the run's): the autoencoder in `RUN/autoencoder` unless it has finished already,
-/// then the flow in `RUN`. Each stage resumes from its own checkpoint.
+/// then the flow in `RUN`. Each stage resumes from its own checkpoint, so raising the
+/// autoencoder's steps in `config.toml` continues it — unless the flow has been trained
+/// on its present weights, which the longer autoencoder would silently invalidate.
 pub fn train(
     model: &mut CitrisNf,
     run: &RunDir,
@@ -296,9 +298,26 @@ pub fn train(
     progress: &Progress,
 ) -> Result<TrainReport> {
     let ae_run = RunDir::create(run.root().join(AUTOENCODER_DIR))?;
-    if ae_run.weights_path().is_file() {
+    let ae_steps = model.parts.config.autoencoder_train.steps;
+    let ae_done = match ae_run.has_checkpoint() {
+        true => nn::checkpoint::saved_step(&ae_run.checkpoint_path())?,
+        false => 0,
+    };
+    let ae_finished =
+        ae_run.weights_path().is_file() && (!ae_run.has_checkpoint() || ae_done >= ae_steps);
+    if ae_finished {
         nn::checkpoint::load_weights(&ae_run.weights_path(), &mut model.ae_vs)?;
     } else {
+        if run.has_checkpoint() {
+            return Err(Error::Invalid(format!(
+                "the flow in {} was trained on the autoencoder after {ae_done} steps; training \
+                 the autoencoder on to {ae_steps} would leave the flow stale: delete {} to \
+                 train the flow again, or set [model.nf.autoencoder_train] steps back to \
+                 {ae_done}",
+                run.root().display(),
+                run.checkpoint_path().display()
+            )));
+        }
         let mut objective = AutoencoderObjective::new(
             &model.parts.autoencoder,
             &sequence.frames,

@@ -92,6 +92,39 @@ fn a_run_directory_refuses_a_different_configuration() {
     assert!(message.contains("different configuration"), "{message}");
 }
 
+#[test]
+fn a_longer_autoencoder_continues_unless_the_flow_was_trained_on_it() {
+    let data_dir = tempfile::tempdir().unwrap();
+    write_dataset(&Boxes::new(), data_dir.path(), &DatasetOptions::new(60, 2)).unwrap();
+    let data = TrisData::open(data_dir.path()).unwrap();
+    let runs = tempfile::tempdir().unwrap();
+    let run = RunDir::create(runs.path()).unwrap();
+    let config = small_config(ModelKind::CitrisNf, &data, 3);
+    train(&run, &config, Device::Cpu, &quiet()).unwrap();
+
+    let mut longer = config.clone();
+    let citris::training::ModelConfig::Nf(nf) = &mut longer.model else {
+        unreachable!("a CITRIS-NF configuration")
+    };
+    nf.autoencoder_train.steps = 5;
+    std::fs::write(run.config_path(), toml::to_string(&longer).unwrap()).unwrap();
+    let message = train(&run, &longer, Device::Cpu, &quiet())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains("after 3 steps") && message.contains("stale"),
+        "{message}"
+    );
+
+    std::fs::remove_file(run.checkpoint_path()).unwrap();
+    let (_, report) = train(&run, &longer, Device::Cpu, &quiet()).unwrap();
+    assert_eq!(report.start_step, 0, "the flow starts again");
+    let autoencoder = RunDir::create(run.root().join(citris::nf::AUTOENCODER_DIR)).unwrap();
+    let step = nn::checkpoint::saved_step(&autoencoder.checkpoint_path()).unwrap();
+    assert_eq!(step, 5, "the autoencoder went on from its checkpoint");
+}
+
 /// Copies a run's files (flat, plus the autoencoder stage) into another directory.
 fn run_copy(from: &RunDir, to: &RunDir) {
     copy_dir(from.root(), to.root());

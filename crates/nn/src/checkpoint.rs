@@ -29,7 +29,7 @@ pub fn save(path: &Path, vs: &VarStore, optimizer: &AdamW, step: usize) -> Resul
 /// Restores a [`save`]d checkpoint into `vs` and `optimizer`; returns the step count.
 /// Fails, naming the tensor, when the checkpoint was written by a different model.
 pub fn load(path: &Path, vs: &mut VarStore, optimizer: &mut AdamW) -> Result<usize> {
-    let mut saved = read(path)?;
+    let saved = read(path)?;
     let mismatch = |problem: String| NnError::MismatchedCheckpoint {
         path: path.to_path_buf(),
         problem,
@@ -45,9 +45,22 @@ pub fn load(path: &Path, vs: &mut VarStore, optimizer: &mut AdamW) -> Result<usi
     optimizer
         .load_state(&|key| saved.get(key).map(Tensor::shallow_clone))
         .map_err(mismatch)?;
+    step_of(path, &saved)
+}
+
+/// The number of completed steps a [`save`]d checkpoint holds, without a model to load
+/// it into: what a multi-stage trainer asks to know whether a stage is finished.
+pub fn saved_step(path: &Path) -> Result<usize> {
+    step_of(path, &read(path)?)
+}
+
+fn step_of(path: &Path, saved: &HashMap<String, Tensor>) -> Result<usize> {
     let step = saved
-        .remove(STEP_KEY)
-        .ok_or_else(|| mismatch(format!("'{STEP_KEY}' is missing")))?;
+        .get(STEP_KEY)
+        .ok_or_else(|| NnError::MismatchedCheckpoint {
+            path: path.to_path_buf(),
+            problem: format!("'{STEP_KEY}' is missing"),
+        })?;
     Ok(step.int64_value(&[0]).max(0) as usize)
 }
 
