@@ -318,6 +318,9 @@ pub fn train(
                 run.checkpoint_path().display()
             )));
         }
+        if !ae_run.has_checkpoint() {
+            crate::training::initialise(&mut model.ae_vs, config, progress)?;
+        }
         let mut objective = AutoencoderObjective::new(
             &model.parts.autoencoder,
             &sequence.frames,

@@ -115,6 +115,12 @@ pub struct DataConfig {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
+    /// Weights the model starts from instead of its random initialisation — a
+    /// `model.safetensors` of another run, e.g. a CITRIS-NF autoencoder to start a
+    /// CITRIS-VAE with the objects already drawn; for CITRIS-NF, into its autoencoder
+    /// stage. Every variable whose name and shape match is copied before the first step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<PathBuf>,
     pub data: DataConfig,
     /// The intervention targets the model learns (grouped from the training split).
     pub targets: TargetGroups,
@@ -155,6 +161,7 @@ impl RunConfig {
             ModelKind::CitrisNf => ModelConfig::Nf(NfConfig::for_net(&net, steps)),
         };
         Ok(Self {
+            init_from: None,
             data: DataConfig {
                 folder: data.dir().to_path_buf(),
                 batch: DEFAULT_BATCH,
@@ -279,6 +286,9 @@ pub fn train(
     let mut trained = TrainedRun::new(config, device)?;
     let report = match &mut trained.model {
         TrainedModel::Vae { vs, model } => {
+            if !run.has_checkpoint() {
+                initialise(vs, config, progress)?;
+            }
             let mut objective =
                 CitrisObjective::new(model, &sequence, config.data.batch, config.data.seed)?;
             fit(vs, &mut objective, run, &config.train, progress)?
@@ -286,6 +296,46 @@ pub fn train(
         TrainedModel::Nf(model) => nf::train(model, run, config, &sequence, progress)?,
     };
     Ok((trained, report))
+}
+
+/// Copies the weights of `config.init_from` (when set) into `vs`, saying on stderr
+/// (with a visible `progress`) which variables kept their initialisation.
+pub(crate) fn initialise(vs: &mut VarStore, config: &RunConfig, progress: &Progress) -> Result<()> {
+    let Some(path) = &config.init_from else {
+        return Ok(());
+    };
+    let transfer = nn::checkpoint::load_matching(path, vs)?;
+    if progress.visible {
+        eprintln!(
+            "{}: started {} of {} variables from {}; kept as initialised: {}",
+            progress.label,
+            transfer.copied.len(),
+            transfer.copied.len() + transfer.kept.len(),
+            path.display(),
+            describe_kept(&transfer)
+        );
+    }
+    Ok(())
+}
+
+/// The variables a transfer left alone, by module: a module none of whose variables was
+/// copied by its name ("prior"), the others variable by variable ("encoder.output.bias").
+fn describe_kept(transfer: &nn::checkpoint::Transfer) -> String {
+    let module = |name: &str| name.split('.').next().unwrap_or(name).to_string();
+    let mut parts: Vec<String> = Vec::new();
+    for name in &transfer.kept {
+        let part = match transfer.copied.iter().any(|c| module(c) == module(name)) {
+            true => name.clone(),
+            false => module(name),
+        };
+        if parts.last() != Some(&part) {
+            parts.push(part);
+        }
+    }
+    match parts.is_empty() {
+        true => "none".into(),
+        false => parts.join(", "),
+    }
 }
 
 /// The training split with the run's targets, checked against the model's input.

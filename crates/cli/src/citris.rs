@@ -77,6 +77,12 @@ pub struct CitrisTrainArgs {
     /// instead of drawing them from one learned Gaussian.
     #[arg(long)]
     imperfect_interventions: bool,
+    /// Start from the weights of another run instead of a random initialisation: its
+    /// `model.safetensors` (or that file's directory), e.g. `RUN/autoencoder` of a
+    /// CITRIS-NF run to start a CITRIS-VAE with the scene's objects already drawn.
+    /// Variables whose name and shape match are copied; the others are listed.
+    #[arg(long, value_name = "FILE|DIR")]
+    init_from: Option<PathBuf>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     #[command(flatten)]
@@ -95,6 +101,7 @@ impl CitrisTrainArgs {
         if let Some(latents) = self.latents {
             config.net.latents = latents;
         }
+        config.init_from = self.init_from.as_deref().map(weight_file).transpose()?;
         config.data.batch = self.batch;
         config.data.seed = self.seed;
         config.train.seed = self.seed;
@@ -122,6 +129,21 @@ impl CitrisTrainArgs {
         }
         Ok(config)
     }
+}
+
+/// The weight file `--init-from` names: the path itself, or a run directory's
+/// `model.safetensors`.
+fn weight_file(path: &Path) -> Result<PathBuf> {
+    let file = match path.is_dir() {
+        true => path.join("model.safetensors"),
+        false => path.to_path_buf(),
+    };
+    ensure!(
+        file.is_file(),
+        "--init-from: {} does not exist (give a model.safetensors or the run directory holding one)",
+        file.display()
+    );
+    Ok(file)
 }
 
 /// `causalgen train <citris model>`.

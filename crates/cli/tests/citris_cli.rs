@@ -6,7 +6,13 @@ mod common;
 
 use common::{fails, ok_json, succeeds};
 
-fn tiny_train(model: &str, data: &str, run: &str, steps: &str, extra: &[&str]) {
+fn tiny_train(
+    model: &str,
+    data: &str,
+    run: &str,
+    steps: &str,
+    extra: &[&str],
+) -> std::process::Output {
     let mut args = vec![
         "train",
         model,
@@ -28,7 +34,7 @@ fn tiny_train(model: &str, data: &str, run: &str, steps: &str, extra: &[&str]) {
         "1",
     ];
     args.extend_from_slice(extra);
-    succeeds(&args);
+    succeeds(&args)
 }
 
 #[test]
@@ -132,6 +138,51 @@ fn train_eval_and_resume_every_citris_model() {
             "{model}: {stderr}"
         );
     }
+}
+
+#[test]
+fn a_citris_vae_starts_from_a_citris_nf_autoencoder() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("boxes").display().to_string();
+    succeeds(&["data", "boxes", "--out", &data, "-n", "100", "--seed", "2"]);
+    let nf = dir.path().join("nf");
+    tiny_train("citris-nf", &data, &nf.display().to_string(), "4", &[]);
+    let autoencoder = nf.join("autoencoder");
+    let vae = dir.path().join("vae").display().to_string();
+    let out = tiny_train(
+        "citris-vae",
+        &data,
+        &vae,
+        "4",
+        &["--init-from", &autoencoder.display().to_string()],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The autoencoder's encoder (all but its output layer, which has no log-std half)
+    // and decoder; the prior and classifier are CITRIS-VAE's own.
+    let weights = autoencoder.join("model.safetensors").display().to_string();
+    assert!(
+        stderr.contains(&format!("started 36 of 54 variables from {weights}; kept as initialised: classifier, encoder.output.bias, encoder.output.weight, prior")),
+        "{stderr}"
+    );
+    let config = std::fs::read_to_string(std::path::Path::new(&vae).join("config.toml")).unwrap();
+    assert!(config.contains("init_from = "), "{config}");
+
+    let missing = dir.path().join("missing").display().to_string();
+    let run = dir.path().join("other").display().to_string();
+    let message = fails(&[
+        "train",
+        "citris-vae",
+        "--data",
+        &data,
+        "--run",
+        &run,
+        "--init-from",
+        &missing,
+    ]);
+    assert!(
+        message.contains("--init-from") && message.contains("missing"),
+        "{message}"
+    );
 }
 
 #[test]

@@ -79,19 +79,66 @@ pub fn save_weights(path: &Path, vs: &VarStore) -> Result<()> {
 /// `state_dict` as `.safetensors` or `.pt`/`.bin`) or from a full [`save`] checkpoint.
 /// Every variable must be present with its shape, and no unknown weight may be left.
 pub fn load_weights(path: &Path, vs: &mut VarStore) -> Result<()> {
+    copy_into(vs, &read_weights(path)?).map_err(|problem| NnError::MismatchedCheckpoint {
+        path: path.to_path_buf(),
+        problem,
+    })
+}
+
+/// What [`load_matching`] did: the model's variables that took a saved weight, and those
+/// it left as initialised (no weight of that name and shape in the file); both sorted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transfer {
+    pub copied: Vec<String>,
+    pub kept: Vec<String>,
+}
+
+/// Copies into `vs` every weight of a weight file (anything [`load_weights`] reads) whose
+/// name and shape match one of its variables, and leaves the others as they are: to
+/// start a model from a related one — a CITRIS-VAE from a CITRIS-NF autoencoder, whose
+/// encoder differs only in its output layer. Fails when no weight matches, since that
+/// is the wrong file rather than a partial transfer.
+pub fn load_matching(path: &Path, vs: &mut VarStore) -> Result<Transfer> {
+    let saved = read_weights(path)?;
+    let mut variables = vs.variables();
+    let (mut copied, mut kept) = (Vec::new(), Vec::new());
+    tch::no_grad(|| {
+        for (name, target) in variables.iter_mut() {
+            match saved.get(name).filter(|s| s.size() == target.size()) {
+                Some(source) => {
+                    copy_weight(target, source);
+                    copied.push(name.clone());
+                }
+                None => kept.push(name.clone()),
+            }
+        }
+    });
+    if copied.is_empty() {
+        return Err(NnError::MismatchedCheckpoint {
+            path: path.to_path_buf(),
+            problem: "no weight matches a variable of this model in name and shape".into(),
+        });
+    }
+    copied.sort();
+    kept.sort();
+    Ok(Transfer { copied, kept })
+}
+
+/// The weights of a weight file or, from a full checkpoint, its model part.
+fn read_weights(path: &Path) -> Result<HashMap<String, Tensor>> {
     let saved = read(path)?;
     let full_checkpoint = saved.contains_key(STEP_KEY);
-    let weights: HashMap<String, Tensor> = saved
+    Ok(saved
         .into_iter()
         .filter_map(|(k, t)| match full_checkpoint {
             true => k.strip_prefix(MODEL_PREFIX).map(|n| (n.to_string(), t)),
             false => Some((k, t)),
         })
-        .collect();
-    copy_into(vs, &weights).map_err(|problem| NnError::MismatchedCheckpoint {
-        path: path.to_path_buf(),
-        problem,
-    })
+        .collect())
+}
+
+fn copy_weight(target: &mut Tensor, source: &Tensor) {
+    target.copy_(&source.to_device(target.device()).to_kind(target.kind()));
 }
 
 fn read(path: &Path) -> Result<HashMap<String, Tensor>> {
@@ -146,10 +193,7 @@ fn copy_into(
     }
     tch::no_grad(|| {
         for (name, target) in variables.iter_mut() {
-            let source = saved[name]
-                .to_device(target.device())
-                .to_kind(target.kind());
-            target.copy_(&source);
+            copy_weight(target, &saved[name]);
         }
     });
     Ok(())
@@ -242,6 +286,51 @@ mod tests {
         let err = load_weights(&path, &mut renamed).unwrap_err().to_string();
         assert!(err.contains("'other.bias' is missing"), "{err}");
         let err = load_weights(&dir.path().join("none.safetensors"), &mut renamed).unwrap_err();
+        assert!(err.to_string().contains("none.safetensors"), "{err}");
+    }
+
+    #[test]
+    fn matching_weights_are_copied_and_the_rest_kept() {
+        let _generator = crate::test_support::exclusive_generator();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ckpt.safetensors");
+        let source = VarStore::new(Device::Cpu);
+        let trunk = nn::linear(source.root() / "trunk", 3, 4, Default::default());
+        let _ = model(&source, 2);
+        save(
+            &path,
+            &source,
+            &AdamW::new(&source, AdamWConfig::default()),
+            9,
+        )
+        .unwrap();
+        assert_eq!(saved_step(&path).unwrap(), 9);
+
+        // Same trunk, a wider head, one variable of its own.
+        let mut target = VarStore::new(Device::Cpu);
+        let trunk2 = nn::linear(target.root() / "trunk", 3, 4, Default::default());
+        let head = model(&target, 5);
+        let own = target.root().zeros("own", &[2]);
+        let head_before = head.ws.copy();
+        let transfer = load_matching(&path, &mut target).unwrap();
+        assert_eq!(transfer.copied, ["trunk.bias", "trunk.weight"]);
+        assert_eq!(transfer.kept, ["layer.bias", "layer.weight", "own"]);
+        assert!(trunk.ws.equal(&trunk2.ws));
+        assert!(
+            head.ws.equal(&head_before)
+                && own.equal(&Tensor::zeros([2], (Kind::Float, Device::Cpu)))
+        );
+
+        let mut unrelated = VarStore::new(Device::Cpu);
+        let _ = nn::linear(unrelated.root() / "else", 3, 4, Default::default());
+        let err = load_matching(&path, &mut unrelated)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("no weight matches") && err.contains("ckpt.safetensors"),
+            "{err}"
+        );
+        let err = saved_step(&dir.path().join("none.safetensors")).unwrap_err();
         assert!(err.to_string().contains("none.safetensors"), "{err}");
     }
 
