@@ -128,7 +128,10 @@ fn train_eval_and_resume_every_citris_model() {
         assert!(message.contains("--resume"), "{message}");
         let config = std::path::Path::new(&run).join("config.toml");
         let text = std::fs::read_to_string(&config).unwrap();
-        std::fs::write(&config, text.replacen("steps = 8", "steps = 10", 1)).unwrap();
+        // The last `steps` is [train]'s (CITRIS-NF's autoencoder stage comes before it).
+        let at = text.rfind("steps = 8").unwrap();
+        let longer = format!("{}steps = 10{}", &text[..at], &text[at + 9..]);
+        std::fs::write(&config, longer).unwrap();
         let out = succeeds(&["train", model, "--data", &data, "--run", &run, "--resume"]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("resumed at step 8"), "{model}: {stderr}");
