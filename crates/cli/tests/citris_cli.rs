@@ -80,6 +80,8 @@ fn train_eval_and_resume_every_citris_model() {
             .as_f64()
             .unwrap()
             .is_finite());
+        let all_latents = report["correlation"]["r2_all_latents"].as_array().unwrap();
+        assert_eq!(all_latents.len(), 2, "one R² from all latents per variable");
         let triplets = &report["triplets"];
         assert!(triplets["pixel_mse"].as_f64().unwrap() >= 0.0, "{triplets}");
         assert!(triplets["floor"]["total"].as_f64().unwrap().is_finite());
@@ -132,7 +134,22 @@ fn train_eval_and_resume_every_citris_model() {
         let at = text.rfind("steps = 8").unwrap();
         let longer = format!("{}steps = 10{}", &text[..at], &text[at + 9..]);
         std::fs::write(&config, longer).unwrap();
-        let out = succeeds(&["train", model, "--data", &data, "--run", &run, "--resume"]);
+        // A resumed run keeps its data: another --data is refused, the same one or none
+        // is fine.
+        let elsewhere = dir.path().join("elsewhere");
+        let elsewhere = elsewhere.to_str().unwrap();
+        let message = fails(&[
+            "train", model, "--data", elsewhere, "--run", &run, "--resume",
+        ]);
+        assert!(
+            message.contains("differs from the data") && message.contains("[data]"),
+            "{message}"
+        );
+        let mut resume = vec!["train", model, "--run", &run, "--resume"];
+        if model == "citris-nf" {
+            resume.extend(["--data", &data]);
+        }
+        let out = succeeds(&resume);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("resumed at step 8"), "{model}: {stderr}");
         assert_eq!(

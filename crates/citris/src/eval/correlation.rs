@@ -13,6 +13,11 @@
 //! Matrices have one row per group, the K variables' groups in variable order and the
 //! "none" group ([`NONE_GROUP`]) **last**, and one column per variable; diag and sep
 //! ignore the none row.
+//!
+//! Not in the paper: the report also gives each variable's R² from **all** latents
+//! together (a separate probe), the most any assignment could reach. It tells the two
+//! ways a low diag comes about apart: the encoder lost the variable (low here too), or
+//! the variable is encoded but ψ did not give it a group of its own (high here).
 
 use std::path::Path;
 
@@ -114,6 +119,8 @@ pub struct CorrelationReport {
     pub r2_sep: f64,
     pub spearman_diag: f64,
     pub spearman_sep: f64,
+    /// Per variable, R² from all latents together (see the module docs).
+    pub r2_all_latents: Vec<f64>,
 }
 
 /// The correlation metrics of latents `z` ([N, L], encoded from i.i.d. frames) grouped
@@ -145,6 +152,11 @@ pub fn correlation_report(
         .collect();
     let masks = Tensor::from_slice(&flags).view([k as i64 + 1, l as i64]);
     let (r2, spearman) = group_scores(z, &masks, latents, variables, options)?;
+    let all = Tensor::ones([1, l as i64], (Kind::Float, Device::Cpu));
+    let r2_all_latents = group_scores(z, &all, latents, variables, options)?
+        .0
+         .0
+        .remove(0);
     let names: Vec<String> = variables.iter().map(|v| v.name.clone()).collect();
     let mut groups = names.clone();
     groups.push(NONE_GROUP.to_string());
@@ -157,6 +169,7 @@ pub fn correlation_report(
         spearman_sep: spearman.sep(),
         r2,
         spearman,
+        r2_all_latents,
     })
 }
 
@@ -409,6 +422,23 @@ mod tests {
     }
 
     #[test]
+    fn all_latents_show_what_a_wrong_assignment_hides() {
+        tch::manual_seed(4);
+        let n = 1000;
+        let factors = Tensor::rand([n, 2], cpu());
+        let z = &factors + Tensor::randn([n, 2], cpu()) * 0.01;
+        let vars = [continuous("a", 0), continuous("b", 1)];
+        // Both latents left to "none": no group predicts anything...
+        let report = correlation_report(&z, &[2, 2], &factors, &vars, &quick()).unwrap();
+        assert!(report.r2_diag.abs() < 0.1, "{report:#?}");
+        // ...but together they hold both variables.
+        assert_eq!(report.r2_all_latents.len(), 2);
+        for r2 in &report.r2_all_latents {
+            assert!(*r2 > 0.95, "{report:#?}");
+        }
+    }
+
+    #[test]
     fn independent_noise_explains_nothing() {
         tch::manual_seed(2);
         let n = 2000;
@@ -416,7 +446,7 @@ mod tests {
         let z = Tensor::randn([n, 2], cpu());
         let vars = [continuous("a", 0), continuous("b", 1)];
         let report = correlation_report(&z, &[0, 1], &factors, &vars, &quick()).unwrap();
-        for row in &report.r2.0 {
+        for row in report.r2.0.iter().chain([&report.r2_all_latents]) {
             for &v in row {
                 assert!(v.abs() < 0.1, "{report:#?}");
             }
@@ -514,6 +544,7 @@ mod tests {
             r2_sep: 0.125,
             spearman_diag: 1.0,
             spearman_sep: 0.0,
+            r2_all_latents: vec![1.0, 0.75],
         };
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("correlation");

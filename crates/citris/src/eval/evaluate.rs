@@ -94,7 +94,16 @@ impl EvalReport {
                 out.push_str(&format!(" {:>10}", truncate(v, 10)));
             }
             out.push('\n');
-            for (group, row) in c.groups.iter().zip(&matrix.0) {
+            let mut rows: Vec<(&str, &[f64])> = c
+                .groups
+                .iter()
+                .map(String::as_str)
+                .zip(matrix.0.iter().map(Vec::as_slice))
+                .collect();
+            if title == "R²" {
+                rows.push((ALL_LATENTS_ROW, &c.r2_all_latents));
+            }
+            for (group, row) in rows {
                 out.push_str(&format!("{:>14}", truncate(group, 14)));
                 for value in row {
                     out.push_str(&format!(" {value:>10.3}"));
@@ -126,6 +135,10 @@ impl EvalReport {
         out
     }
 }
+
+/// Label of the summary's extra R² row: each variable from all latents together, the
+/// most any grouping could reach (not a group; see [`CorrelationReport::r2_all_latents`]).
+const ALL_LATENTS_ROW: &str = "(all latents)";
 
 fn truncate(text: &str, width: usize) -> String {
     text.chars().take(width).collect()
@@ -251,4 +264,43 @@ pub fn evaluate(
     json.push(b'\n');
     write_atomically(&run.file("eval/citris.json")?, &json)?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::correlation::Matrix;
+    use super::*;
+
+    #[test]
+    fn the_summary_ends_the_r2_table_with_the_all_latents_row() {
+        let report = EvalReport {
+            model: "citris-nf".into(),
+            data: PathBuf::from("data"),
+            split: "test_indep".into(),
+            frames: 10,
+            variables: vec!["x".into(), "y".into()],
+            unscored: vec![],
+            assignment: vec!["x".into(), "x".into()],
+            correlation: CorrelationReport {
+                variables: vec!["x".into(), "y".into()],
+                groups: vec!["x".into(), "y".into(), "none".into()],
+                r2: Matrix(vec![vec![0.9, 0.8], vec![0.0, 0.0], vec![0.0, 0.0]]),
+                spearman: Matrix(vec![vec![0.9, 0.8], vec![0.0, 0.0], vec![0.0, 0.0]]),
+                r2_diag: 0.45,
+                r2_sep: 0.4,
+                spearman_diag: 0.45,
+                spearman_sep: 0.4,
+                r2_all_latents: vec![0.95, 0.875],
+            },
+            triplets: None,
+        };
+        let summary = report.summary();
+        let r2_table = summary.split("Spearman (rows").next().unwrap();
+        let last = r2_table.trim_end().lines().last().unwrap();
+        assert_eq!(
+            last.split_whitespace().collect::<Vec<_>>(),
+            ["(all", "latents)", "0.950", "0.875"]
+        );
+        assert_eq!(summary.matches(ALL_LATENTS_ROW).count(), 1, "{summary}");
+    }
 }
