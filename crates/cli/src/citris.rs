@@ -35,9 +35,11 @@ pub enum CitrisModel {
 
 #[derive(Args)]
 pub struct CitrisTrainArgs {
-    /// A data set from `causalgen data causal3d|pong|boxes` (its train split is used).
-    #[arg(long)]
-    data: PathBuf,
+    /// A data set from `causalgen data causal3d|pong|boxes` (its train split is used);
+    /// with --resume the run's own (config.toml `[data] folder`), which --data may only
+    /// repeat.
+    #[arg(long, required_unless_present = "resume")]
+    data: Option<PathBuf>,
     /// Run directory (config.toml, checkpoints, metrics.csv).
     #[arg(long)]
     run: PathBuf,
@@ -156,7 +158,11 @@ pub fn train(model: &CitrisModel) -> Result<()> {
     let device = args.compute.setup()?;
     let run = RunDir::create(&args.run)?;
     let config = if args.resume {
-        RunDir::open(&args.run)?.read_config::<RunConfig>()?
+        let config: RunConfig = RunDir::open(&args.run)?.read_config()?;
+        if let Some(data) = &args.data {
+            ensure_same_folder(data, &config.data.folder, &args.run)?;
+        }
+        config
     } else {
         if run.config_path().is_file() {
             bail!(
@@ -164,8 +170,11 @@ pub fn train(model: &CitrisModel) -> Result<()> {
                 args.run.display()
             );
         }
-        let data = TrisData::open(&args.data)?;
-        args.config(kind, &data)?
+        let folder = args
+            .data
+            .as_ref()
+            .context("--data is required without --resume")?;
+        args.config(kind, &TrisData::open(folder)?)?
     };
     if config.kind() != kind {
         bail!(
@@ -191,6 +200,25 @@ pub fn train(model: &CitrisModel) -> Result<()> {
         "next: causalgen eval {} --data {}",
         run.root().display(),
         config.data.folder.display()
+    );
+    Ok(())
+}
+
+/// A resumed run keeps the data it started on: `--data` naming another folder is an
+/// error (not silently ignored), which says how to move a run's data on purpose.
+fn ensure_same_folder(data: &Path, trained_on: &Path, run: &Path) -> Result<()> {
+    let same = match (data.canonicalize(), trained_on.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => data == trained_on,
+    };
+    ensure!(
+        same,
+        "--data {} differs from the data {} was trained on ({}); leave --data out to resume \
+         on that, or edit `folder` under [data] in {} if the data set has moved",
+        data.display(),
+        run.display(),
+        trained_on.display(),
+        run.join("config.toml").display()
     );
     Ok(())
 }
