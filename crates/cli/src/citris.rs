@@ -207,12 +207,8 @@ pub fn train(model: &CitrisModel) -> Result<()> {
 /// A resumed run keeps the data it started on: `--data` naming another folder is an
 /// error (not silently ignored), which says how to move a run's data on purpose.
 fn ensure_same_folder(data: &Path, trained_on: &Path, run: &Path) -> Result<()> {
-    let same = match (data.canonicalize(), trained_on.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => data == trained_on,
-    };
     ensure!(
-        same,
+        nn::run_dir::same_path(data, trained_on),
         "--data {} differs from the data {} was trained on ({}); leave --data out to resume \
          on that, or edit `folder` under [data] in {} if the data set has moved",
         data.display(),

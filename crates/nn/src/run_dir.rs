@@ -120,6 +120,16 @@ impl RunDir {
     }
 }
 
+/// Whether `a` and `b` name the same file or folder. Configurations record paths as
+/// they were typed (`data/pong`, `./data/pong`, an absolute path), so two spellings of one
+/// folder must compare equal: both are resolved when they exist, else compared as written.
+pub fn same_path(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
 /// Writes `bytes` to `path` through a temporary sibling and a rename.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut name = path
@@ -138,6 +148,18 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spellings_of_one_folder_are_the_same_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("data");
+        std::fs::create_dir(&sub).unwrap();
+        assert!(same_path(&sub, &dir.path().join("data/../data/.")));
+        assert!(!same_path(&sub, dir.path()));
+        // Missing paths compare as written.
+        assert!(same_path(Path::new("gone/x"), Path::new("gone/x")));
+        assert!(!same_path(Path::new("gone/x"), Path::new("gone/y/../x")));
+    }
     use serde::Deserialize;
 
     #[derive(Debug, PartialEq, Serialize, Deserialize)]

@@ -140,8 +140,16 @@ impl CausalEncoder {
         let [channels, size, _] = data.input_shape();
         let trained_on = Some((data.dir().to_path_buf(), TRAINING_SPLIT.to_string()));
         let wanted = EncoderConfig::new(variables, channels, size, options, trained_on.clone());
-        if read_config(&dir).ok().as_ref() == Some(&wanted) {
-            return Self::load(&dir, options.device);
+        if let Ok(mut saved) = read_config(&dir) {
+            // The data folder may have been named another way this time.
+            if let Some((folder, _)) = &mut saved.trained_on {
+                if nn::run_dir::same_path(folder, data.dir()) {
+                    *folder = data.dir().to_path_buf();
+                }
+            }
+            if saved == wanted {
+                return Self::load(&dir, options.device);
+            }
         }
         let frames = data.independent(TRAINING_SPLIT)?;
         let encoder = Self::train_described(
@@ -508,6 +516,14 @@ pub(crate) mod tests {
             again.floor(&held_out).unwrap(),
         );
         assert_eq!(a, b);
+        // Another spelling of the data folder is the same data.
+        let name = data.dir().file_name().unwrap();
+        let respelled = TrisData::open(&data.dir().join("..").join(name)).unwrap();
+        CausalEncoder::load_or_train(&run, &respelled, data.variables(), &options).unwrap();
+        assert_eq!(
+            std::fs::metadata(&weights).unwrap().modified().unwrap(),
+            written
+        );
         // Other options retrain.
         let other = CausalEncoderOptions { seed: 1, ..options };
         let retrained = CausalEncoder::load_or_train(&run, data, data.variables(), &other).unwrap();
