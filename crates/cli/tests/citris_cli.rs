@@ -271,6 +271,11 @@ fn bench_citris_prints_a_table_row_per_model() {
     .stdout;
     let table = String::from_utf8(stdout).unwrap();
     assert!(table.contains("| data | model | steps |"), "{table}");
+    assert!(table.contains("| R² from all latents (mean) |"), "{table}");
+    // Every row has the header's ten columns.
+    for row in table.lines().filter(|l| l.starts_with('|')) {
+        assert_eq!(row.matches('|').count(), 11, "{row}");
+    }
     assert!(table.contains("| boxes | citris-vae | 3 |"), "{table}");
     assert!(table.contains("| boxes | beta-vae | 3 |"), "{table}");
     assert!(

@@ -170,8 +170,9 @@ pub(super) fn bench_citris(args: &CitrisBenchArgs) -> Result<()> {
                 (seconds, report.correlation, triplets)
             };
             let c = &correlation;
+            let all_latents = c.r2_all_latents.iter().sum::<f64>() / c.r2_all_latents.len() as f64;
             let row = format!(
-                "| {} | {} | {} | {:.0} | {:.3} | {:.3} | {:.3} | {:.3} | {} |",
+                "| {} | {} | {} | {:.0} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {} |",
                 process.name(),
                 label,
                 args.steps,
@@ -180,6 +181,7 @@ pub(super) fn bench_citris(args: &CitrisBenchArgs) -> Result<()> {
                 c.r2_sep,
                 c.spearman_diag,
                 c.spearman_sep,
+                all_latents,
                 triplets.unwrap_or_else(|| "–".into())
             );
             eprintln!("{row}");
@@ -188,9 +190,9 @@ pub(super) fn bench_citris(args: &CitrisBenchArgs) -> Result<()> {
     }
     println!(
         "| data | model | steps | train s | R² diag | R² sep | Spearman diag | Spearman sep | \
-         triplet distance (causal-encoder floor) |"
+         R² from all latents (mean) | triplet distance (causal-encoder floor) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for row in rows {
         println!("{row}");
     }
