@@ -43,49 +43,51 @@ pub struct CitrisTrainArgs {
     /// Run directory (config.toml, checkpoints, metrics.csv).
     #[arg(long)]
     run: PathBuf,
-    /// Continue the run in --run from its last checkpoint, with its own config.toml.
+    /// Continue the run in --run from its last checkpoint, with its own config.toml: the
+    /// options that set up a run cannot be given with it (to train longer, raise `steps`
+    /// there).
     #[arg(long)]
     resume: bool,
     /// Optimisation steps (for CITRIS-NF: of each stage).
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, conflicts_with = "resume", default_value_t = 5000)]
     steps: usize,
     /// Frame pairs per step.
-    #[arg(long, default_value_t = citris::training::DEFAULT_BATCH)]
+    #[arg(long, conflicts_with = "resume", default_value_t = citris::training::DEFAULT_BATCH)]
     batch: usize,
     /// Latent dimensions [default: 32 for 64 × 64 frames, 16 for smaller ones].
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     latents: Option<i64>,
     /// Channels of the first convolution.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, conflicts_with = "resume", default_value_t = 32)]
     width: i64,
     /// Peak learning rate [default: 1e-3].
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     lr: Option<f64>,
     /// Weight of the KL term (CITRIS-VAE's β_t1; the β of the β-VAE; CITRIS-NF's NLL).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, conflicts_with = "resume", default_value_t = 1.0)]
     beta: f64,
     /// Steps of KL warm-up (VAEs).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, conflicts_with = "resume", default_value_t = 0)]
     kl_warmup: usize,
     /// λ: pushes latents that explain no variable to ψ₀ (0 turns it off).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, conflicts_with = "resume", default_value_t = 0.0)]
     lambda: f64,
     /// CITRIS-VAE: a normalizing flow between the encoder's latents and the prior's
     /// (the reference's flow prior) instead of the closed-form KL.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     flow_prior: bool,
     /// CITRIS models: interventions may depend on the past (Pong's paddles step up or
     /// down from where they were), so the prior conditions intervened latents on z^t
     /// instead of drawing them from one learned Gaussian.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     imperfect_interventions: bool,
     /// Start from the weights of another run instead of a random initialisation: its
     /// `model.safetensors` (or that file's directory), e.g. `RUN/autoencoder` of a
     /// CITRIS-NF run to start a CITRIS-VAE with the scene's objects already drawn.
     /// Variables whose name and shape match are copied; the others are listed.
-    #[arg(long, value_name = "FILE|DIR")]
+    #[arg(long, conflicts_with = "resume", value_name = "FILE|DIR")]
     init_from: Option<PathBuf>,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, conflicts_with = "resume", default_value_t = 0)]
     seed: u64,
     #[command(flatten)]
     compute: ComputeArgs,

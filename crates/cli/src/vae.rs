@@ -45,61 +45,68 @@ pub struct TrainArgs {
     /// model (`citris-vae`, ...) is named, whose own options then apply.
     #[arg(long, required = true)]
     run: Option<PathBuf>,
-    /// Continue the run in --run from its last checkpoint, with its own config.toml.
+    /// Continue the run in --run from its last checkpoint, with its own config.toml: the
+    /// options that set up a run cannot be given with it (to train longer, raise `steps`
+    /// there).
     #[arg(long)]
     resume: bool,
     /// A folder from `causalgen data fight` (its train split); otherwise scenes are
     /// rendered in memory.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     data: Option<PathBuf>,
     /// Causal network (BIF or JSON) for in-memory scenes [default: the bundled fight network].
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     network: Option<PathBuf>,
     /// Scenes rendered in memory.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, conflicts_with = "resume", default_value_t = 20_000)]
     scenes: usize,
     /// Nuisance strength of rendered scenes.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, conflicts_with = "resume", default_value_t = 1.0)]
     nuisance: f32,
     /// Fraction of labels kept (semi-supervised below 1).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, conflicts_with = "resume", default_value_t = 1.0)]
     labelled_fraction: f64,
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, conflicts_with = "resume", default_value_t = 64)]
     size: i64,
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, conflicts_with = "resume", default_value_t = 2000)]
     steps: usize,
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, conflicts_with = "resume", default_value_t = 64)]
     batch: usize,
     /// Peak learning rate (cosine schedule with warm-up).
-    #[arg(long, default_value_t = 2e-3)]
+    #[arg(long, conflicts_with = "resume", default_value_t = 2e-3)]
     lr: f64,
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, conflicts_with = "resume", default_value_t = 100)]
     warmup: usize,
     /// Channels of the first convolution.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, conflicts_with = "resume", default_value_t = 32)]
     width: i64,
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, conflicts_with = "resume", default_value_t = 16)]
     z_dim: i64,
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, conflicts_with = "resume", default_value_t = 256)]
     hidden: i64,
-    #[arg(long, value_enum, default_value = "gaussian")]
+    #[arg(
+        long,
+        conflicts_with = "resume",
+        value_enum,
+        default_value = "gaussian"
+    )]
     likelihood: LikelihoodArg,
     /// Standard deviation of the Gaussian likelihood.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, conflicts_with = "resume", default_value_t = 0.1)]
     sigma: f64,
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, conflicts_with = "resume", default_value_t = 1.0)]
     beta: f64,
     /// Steps of linear KL warm-up.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, conflicts_with = "resume", default_value_t = 0)]
     kl_warmup: usize,
     /// Weight of the label head's cross-entropy.
-    #[arg(long, default_value_t = 100.0)]
+    #[arg(long, conflicts_with = "resume", default_value_t = 100.0)]
     label_weight: f64,
     /// Weight of the label-consistency term (decoded prior samples must be read back as
     /// the labels they were drawn with); 0 turns it off.
-    #[arg(long, default_value_t = 100.0)]
+    #[arg(long, conflicts_with = "resume", default_value_t = 100.0)]
     consistency_weight: f64,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, conflicts_with = "resume", default_value_t = 0)]
     seed: u64,
     #[command(flatten)]
     compute: ComputeArgs,

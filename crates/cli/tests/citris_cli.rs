@@ -145,6 +145,11 @@ fn train_eval_and_resume_every_citris_model() {
             message.contains("differs from the data") && message.contains("[data]"),
             "{message}"
         );
+        let message = fails(&["train", model, "--run", &run, "--resume", "--steps", "10"]);
+        assert!(
+            message.contains("--steps") && message.contains("cannot be used with"),
+            "{message}"
+        );
         let mut resume = vec!["train", model, "--run", &run, "--resume"];
         if model == "citris-nf" {
             resume.extend(["--data", &data]);

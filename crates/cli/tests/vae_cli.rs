@@ -135,6 +135,12 @@ fn train_then_ask_all_three_rungs() {
         again.contains("already holds a run") && again.contains("--resume"),
         "{again}"
     );
+    // Options that set up a run are refused with --resume (not silently ignored).
+    let err = fails(&["train", "--run", &run, "--resume", "--steps", "60"]);
+    assert!(
+        err.contains("--steps") && err.contains("cannot be used with") && err.contains("--resume"),
+        "{err}"
+    );
     let resumed = succeeds(&["train", "--run", &run, "--resume"]);
     assert!(String::from_utf8_lossy(&resumed.stderr).contains("resumed at step 30"));
 
