@@ -153,10 +153,8 @@ pub fn correlation_report(
     let masks = Tensor::from_slice(&flags).view([k as i64 + 1, l as i64]);
     let (r2, spearman) = group_scores(z, &masks, latents, variables, options)?;
     let all = Tensor::ones([1, l as i64], (Kind::Float, Device::Cpu));
-    let r2_all_latents = group_scores(z, &all, latents, variables, options)?
-        .0
-         .0
-        .remove(0);
+    let (Matrix(mut all_rows), _) = group_scores(z, &all, latents, variables, options)?;
+    let r2_all_latents = all_rows.remove(0);
     let names: Vec<String> = variables.iter().map(|v| v.name.clone()).collect();
     let mut groups = names.clone();
     groups.push(NONE_GROUP.to_string());
