@@ -15,7 +15,7 @@ use crate::Result;
 
 use super::causal_encoder::{CausalEncoder, CausalEncoderOptions};
 use super::correlation::{
-    assign_by_r2, correlation_report, per_latent_r2, CorrelationOptions, CorrelationReport,
+    assign_by_r2, correlation_report, per_latent_r2, CorrelationOptions, CorrelationReport, Matrix,
 };
 use super::triplets::{evaluate_triplets, TripletReport, GRID_TRIPLETS};
 
@@ -85,7 +85,12 @@ impl EvalReport {
             c.spearman_diag,
             c.spearman_sep
         );
-        for (title, matrix) in [("R²", &c.r2), ("Spearman", &c.spearman)] {
+        // The R² table ends with the all-latents row; Spearman has none.
+        let tables: [(&str, &Matrix, Option<&[f64]>); 2] = [
+            ("R²", &c.r2, Some(&c.r2_all_latents)),
+            ("Spearman", &c.spearman, None),
+        ];
+        for (title, matrix, all_latents) in tables {
             out.push_str(&format!(
                 "\n{title} (rows: latent groups, columns: variables)\n"
             ));
@@ -94,15 +99,12 @@ impl EvalReport {
                 out.push_str(&format!(" {:>10}", truncate(v, 10)));
             }
             out.push('\n');
-            let mut rows: Vec<(&str, &[f64])> = c
+            let rows = c
                 .groups
                 .iter()
                 .map(String::as_str)
                 .zip(matrix.0.iter().map(Vec::as_slice))
-                .collect();
-            if title == "R²" {
-                rows.push((ALL_LATENTS_ROW, &c.r2_all_latents));
-            }
+                .chain(all_latents.map(|row| (ALL_LATENTS_ROW, row)));
             for (group, row) in rows {
                 out.push_str(&format!("{:>14}", truncate(group, 14)));
                 for value in row {
@@ -268,7 +270,6 @@ pub fn evaluate(
 
 #[cfg(test)]
 mod tests {
-    use super::super::correlation::Matrix;
     use super::*;
 
     #[test]
