@@ -218,7 +218,8 @@ impl CitrisNf {
 }
 
 impl Parts {
-    /// The loss of encodings `e_t`, `e_t1` [B, L] with targets [B, K].
+    /// The loss of encodings `e_t`, `e_t1` [B, L] with targets [B, K]; its parts also
+    /// log ψ's diagnostics ([`TransitionPrior::assignment_diagnostics`]).
     fn loss(&self, e_t: &Tensor, e_t1: &Tensor, targets: &Tensor) -> Loss {
         let (b, l, s) = (e_t.size()[0], e_t.size()[1], self.config.samples);
         let noise = self.config.autoencoder.noise_level;
@@ -248,15 +249,14 @@ impl Parts {
             + &cls_model
             + &cls_z * self.config.beta_classifier
             + self.prior.psi0_regularizer();
-        Loss {
-            total,
-            parts: vec![
-                ("nll", nll.detach()),
-                ("log_det", log_det_t1.mean(Kind::Float).detach()),
-                ("cls_model", cls_model.detach()),
-                ("cls_z", cls_z.detach()),
-            ],
-        }
+        let mut parts = vec![
+            ("nll", nll.detach()),
+            ("log_det", log_det_t1.mean(Kind::Float).detach()),
+            ("cls_model", cls_model.detach()),
+            ("cls_z", cls_z.detach()),
+        ];
+        parts.extend(self.prior.assignment_diagnostics());
+        Loss { total, parts }
     }
 }
 

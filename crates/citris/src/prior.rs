@@ -405,6 +405,29 @@ impl TransitionPrior {
         }
     }
 
+    /// How far ψ has committed, for the training log: `psi_entropy`, the mean entropy
+    /// (nats) of the latents' assignment distributions (ln G while undecided, 0 once
+    /// every latent has picked its group), and `psi_unassigned`, the number of causal
+    /// variables that no latent's argmax picks. ψ's softmax saturates as it commits,
+    /// after which a variable left without a latent gets no gradient to win one back;
+    /// the log shows that as it happens, long before an evaluation would.
+    pub fn assignment_diagnostics(&self) -> [(&'static str, Tensor); 2] {
+        tch::no_grad(|| {
+            let probs = self.assignment_probs();
+            let entropy = (&probs * probs.clamp_min(1e-30).log())
+                .sum_dim_intlist(-1, false, Kind::Float)
+                .mean(Kind::Float)
+                .neg();
+            let picked = probs
+                .zeros_like()
+                .scatter_value(-1, &probs.argmax(-1, true), 1.0)
+                .sum_dim_intlist(0, false, Kind::Float)
+                .narrow(0, 0, self.variables);
+            let unassigned = picked.eq(0.0).sum(Kind::Float);
+            [("psi_entropy", entropy), ("psi_unassigned", unassigned)]
+        })
+    }
+
     /// λ · mean_l (1 − P(ψ(l) = ψ₀)), a scalar: the reference adds it to CITRIS-NF's
     /// training loss to push unexplained latents towards ψ₀, since an NLL, unlike a KL,
     /// is not made cheaper by down-weighting (it can be negative). 0 when λ = 0.
@@ -737,6 +760,35 @@ mod tests {
             grad.abs().min().double_value(&[]) > 0.0,
             "every logit learns: {grad}"
         );
+    }
+
+    #[test]
+    fn assignment_diagnostics_follow_psi_from_undecided_to_committed() {
+        let read = |prior: &TransitionPrior| {
+            let [(_, entropy), (_, unassigned)] = prior.assignment_diagnostics();
+            (value(&entropy, &[]), value(&unassigned, &[]))
+        };
+        // Undecided: entropy ln K with ψ₀ masked (λ = 0), ln (K + 1) with it.
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let masked = prior(&vs, 4, 3, 0.0);
+        assert!((read(&masked).0 - 3f64.ln()).abs() < 1e-5);
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let open = prior(&vs, 4, 3, 0.1);
+        assert!((read(&open).0 - 4f64.ln()).abs() < 1e-5);
+        // Committed: latents 0, 1 to variable 0, latents 2, 3 to variable 2; variable 1
+        // has no latent.
+        let logits = Tensor::from_slice(&[
+            20.0f32, 0., 0., 0., 20., 0., 0., 0., 0., 0., 20., 0., 0., 0., 20., 0.,
+        ])
+        .view([4, 4]);
+        set(&open.logits, &logits);
+        let (entropy, unassigned) = read(&open);
+        assert!(entropy < 1e-6, "entropy {entropy}");
+        assert_eq!(unassigned, 1.0);
+        // ψ₀ (the last column) is not a causal variable: a latent there assigns none.
+        let logits = logits.roll([1i64].as_slice(), [1i64].as_slice());
+        set(&open.logits, &logits);
+        assert_eq!(read(&open).1, 2.0);
     }
 
     #[test]

@@ -259,7 +259,8 @@ impl CitrisVae {
     /// The training loss of frame pairs `x_t`, `x_t1` [B, C, S, S] in [−1, 1] with
     /// intervention targets `targets` [B, K] at training step `step` (for the KL
     /// warm-up). Parts, unweighted means over the batch: `kl`, `rec`, and for CITRIS
-    /// `cls_model` and `cls_z`. Updates the classifier's running target marginals, so
+    /// `cls_model`, `cls_z` and ψ's diagnostics (`psi_entropy`, `psi_unassigned`, see
+    /// [`TransitionPrior::assignment_diagnostics`]). Updates the classifier's running target marginals, so
     /// call it once per training step.
     pub fn loss(&self, x_t: &Tensor, x_t1: &Tensor, targets: &Tensor, step: usize) -> Loss {
         let b = x_t.size()[0];
@@ -288,15 +289,14 @@ impl CitrisVae {
                     causal.classifier.losses(&u_t, &u_t1, targets, &assignment);
                 let total =
                     &kl * kl_weight + &rec + &cls_model + &cls_z * self.config.beta_classifier;
-                Loss {
-                    total,
-                    parts: vec![
-                        ("kl", kl.detach()),
-                        ("rec", rec.detach()),
-                        ("cls_model", cls_model.detach()),
-                        ("cls_z", cls_z.detach()),
-                    ],
-                }
+                let mut parts = vec![
+                    ("kl", kl.detach()),
+                    ("rec", rec.detach()),
+                    ("cls_model", cls_model.detach()),
+                    ("cls_z", cls_z.detach()),
+                ];
+                parts.extend(causal.prior.assignment_diagnostics());
+                Loss { total, parts }
             }
             None => {
                 let zeros = mean.zeros_like();
