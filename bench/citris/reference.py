@@ -205,6 +205,16 @@ class TransitionPrior(nn.Module):
     def probs(self):
         return (self.assignment_logits + self.logit_offset).softmax(-1)
 
+    def assignment_diagnostics(self):
+        """psi_entropy (mean nats per latent) and psi_unassigned (variables no latent's
+        argmax picks), as logged by crates/citris/src/prior.rs."""
+        with torch.no_grad():
+            p = self.probs()
+            entropy = -(p * p.clamp_min(1e-30).log()).sum(-1).mean()
+            picked = torch.bincount(p.argmax(-1), minlength=self.variables + 1)
+            unassigned = (picked[:self.variables] == 0).sum().float()
+        return {"psi_entropy": entropy, "psi_unassigned": unassigned}
+
     def group_params(self, z_t, targets):
         """Mean and log-std [N, G, L] as if each latent belonged to each group."""
         n, l, g = z_t.shape[0], self.latents, self.variables + 1
@@ -321,7 +331,8 @@ class FlowStage(nn.Module):
                                                   sample_targets, assignment)
         total = nll * beta_t1 + cls_model + cls_z * beta_classifier + self.prior.psi0_regularizer()
         return {"total": total, "nll": nll.detach(), "log_det": log_det_t1.mean().detach(),
-                "cls_model": cls_model.detach(), "cls_z": cls_z.detach()}
+                "cls_model": cls_model.detach(), "cls_z": cls_z.detach(),
+                **self.prior.assignment_diagnostics()}
 
 
 def adamw(model, lr=1e-3):
