@@ -197,4 +197,18 @@ mod tests {
         assert_eq!(header.len(), 3);
         assert_eq!(rows.len(), 3);
     }
+
+    #[test]
+    fn an_empty_file_gets_the_first_rows_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.csv");
+        std::fs::write(&path, "").unwrap();
+        let mut log = MetricsLog::open(&path, Some(10)).unwrap();
+        log.log(&[("step", 20.0), ("loss", 0.5)]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text.lines().collect::<Vec<_>>(),
+            ["step,loss", "20,5.000000e-1"]
+        );
+    }
 }
