@@ -70,6 +70,18 @@ pub struct PriorConfig {
     /// Perfect or imperfect interventions (runs written before this option are perfect).
     #[serde(default)]
     pub interventions: InterventionModel,
+    /// ψ's starting point. 0, the reference's: uniform. m > 0: latent l starts with
+    /// logit m on causal variable l mod K, so that every variable owns latents from the
+    /// first step. ψ commits within the first few thousand steps, and a variable left
+    /// without a latent then gets no gradient to win one back (see
+    /// [`TransitionPrior::assignment_diagnostics`]); a variable that is hard to encode,
+    /// like Pong's ball direction, loses that race from a uniform start. The margin only
+    /// biases the start — ψ still learns, at its own learning rate (`lr_scale` of
+    /// `prior.assignment_logits` in config.toml; 1 lets a margin of 4 hold for thousands
+    /// of steps, 10 erodes it within hundreds). Runs written before this option start
+    /// uniform.
+    #[serde(default)]
+    pub assignment_init_margin: f64,
 }
 
 impl Default for PriorConfig {
@@ -79,6 +91,7 @@ impl Default for PriorConfig {
             lambda_reg: 0.0,
             gumbel_temperature: 1.0,
             interventions: InterventionModel::Perfect,
+            assignment_init_margin: 0.0,
         }
     }
 }
@@ -96,6 +109,12 @@ impl PriorConfig {
             return Err(Error::Invalid(format!(
                 "lambda_reg must be in [0, 1) (got {})",
                 self.lambda_reg
+            )));
+        }
+        if !(self.assignment_init_margin.is_finite() && self.assignment_init_margin >= 0.0) {
+            return Err(Error::Invalid(format!(
+                "assignment_init_margin must be a finite number ≥ 0 (got {})",
+                self.assignment_init_margin
             )));
         }
         if !(self.gumbel_temperature.is_finite() && self.gumbel_temperature > 0.0) {
@@ -119,6 +138,23 @@ pub fn gaussian_kl(mean1: &Tensor, log_std1: &Tensor, mean2: &Tensor, log_std2: 
 pub fn gaussian_log_prob(mean: &Tensor, log_std: &Tensor, x: &Tensor) -> Tensor {
     let standardised = (x - mean) / log_std.exp();
     -(log_std + 0.5 * (2.0 * std::f64::consts::PI).ln()) - standardised.square() * 0.5
+}
+
+/// ψ's starting logits [L, K + 1]: `margin` on variable l mod K in row l, 0 elsewhere
+/// (all zeros, uniform, for a margin of 0).
+fn initial_logits(latents: i64, variables: i64, margin: f64) -> Tensor {
+    let values: Vec<f32> = (0..latents)
+        .flat_map(|l| {
+            (0..=variables).map(move |g| {
+                if g == l % variables {
+                    margin as f32
+                } else {
+                    0.0
+                }
+            })
+        })
+        .collect();
+    Tensor::from_slice(&values).view([latents, variables + 1])
 }
 
 /// L independent linear layers applied in parallel: input [.., L, in] → [.., L, out],
@@ -208,7 +244,10 @@ impl TransitionPrior {
             hidden: h,
             lambda_reg: cfg.lambda_reg,
             temperature: cfg.gumbel_temperature,
-            logits: p.zeros("assignment_logits", &[latents, k + 1]),
+            logits: p.var_copy(
+                "assignment_logits",
+                &initial_logits(latents, k, cfg.assignment_init_margin),
+            ),
             logit_offset,
             context: nn::linear(&p / "context", latents, latents * h, Default::default()),
             input: GroupedLinear::new(&p / "input", latents, own_inputs, h),
@@ -789,6 +828,37 @@ mod tests {
         let logits = logits.roll([1i64].as_slice(), [1i64].as_slice());
         set(&open.logits, &logits);
         assert_eq!(read(&open).1, 2.0);
+    }
+
+    #[test]
+    fn a_margin_starts_every_variable_with_latents() {
+        let start = |margin: f64| {
+            let vs = nn::VarStore::new(tch::Device::Cpu);
+            let cfg = PriorConfig {
+                assignment_init_margin: margin,
+                ..Default::default()
+            };
+            let prior = TransitionPrior::new(vs.root(), 7, 3, &cfg).unwrap();
+            (prior.hard_assignment(), prior.assignment_probs())
+        };
+        let (groups, probs) = start(3.0);
+        assert_eq!(groups, [0, 1, 2, 0, 1, 2, 0]);
+        let own = 3f64.exp() / (3f64.exp() + 2.0); // ψ₀ is masked (λ = 0)
+        assert!((value(&probs, &[4, 1]) - own).abs() < 1e-6);
+        assert!((value(&probs, &[4, 0]) - (1.0 - own) / 2.0).abs() < 1e-6);
+        // No margin: uniform over the K variables, as the reference starts.
+        let (_, probs) = start(0.0);
+        let variables = probs.narrow(1, 0, 3);
+        assert!((variables - 1.0 / 3.0).abs().max().double_value(&[]) < 1e-6);
+        let cfg = PriorConfig {
+            assignment_init_margin: -1.0,
+            ..Default::default()
+        };
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("assignment_init_margin") && err.contains("-1"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -121,6 +121,13 @@ impl CitrisVaeConfig {
                     .into(),
             ));
         }
+        if self.kind == VaeKind::BetaVae && self.prior.assignment_init_margin != 0.0 {
+            return Err(Error::Invalid(
+                "assignment_init_margin starts CITRIS-VAE's assignment ψ; the β-VAE has none \
+                 (its latents are assigned by R² after training)"
+                    .into(),
+            ));
+        }
         self.prior.validate()
     }
 
@@ -478,7 +485,17 @@ mod tests {
         let index = Tensor::arange(4, (Kind::Int64, Device::Cpu));
         let (x_t, x_t1, targets) = data.batch(&index, Device::Cpu);
         for (kind, names) in [
-            (VaeKind::Citris, vec!["kl", "rec", "cls_model", "cls_z"]),
+            (
+                VaeKind::Citris,
+                vec![
+                    "kl",
+                    "rec",
+                    "cls_model",
+                    "cls_z",
+                    "psi_entropy",
+                    "psi_unassigned",
+                ],
+            ),
             (VaeKind::BetaVae, vec!["kl", "rec"]),
         ] {
             let vs = VarStore::new(Device::Cpu);
@@ -721,5 +738,18 @@ mod tests {
         };
         let err = beta.validate().unwrap_err().to_string();
         assert!(err.contains("imperfect") && err.contains("β-VAE"), "{err}");
+        let beta = CitrisVaeConfig {
+            kind: VaeKind::BetaVae,
+            prior: PriorConfig {
+                assignment_init_margin: 4.0,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let err = beta.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("assignment_init_margin") && err.contains("β-VAE"),
+            "{err}"
+        );
     }
 }

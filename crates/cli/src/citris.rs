@@ -81,6 +81,17 @@ pub struct CitrisTrainArgs {
     /// instead of drawing them from one learned Gaussian.
     #[arg(long, conflicts_with = "resume")]
     imperfect_interventions: bool,
+    /// CITRIS models: ψ starts with this logit margin on a balanced assignment (latent l
+    /// on variable l mod K) instead of uniform (0, the reference's), so that no variable
+    /// starts without latents; ψ learns on from there (its learning rate is `lr_scale`
+    /// of `prior.assignment_logits` in config.toml).
+    #[arg(
+        long,
+        conflicts_with = "resume",
+        default_value_t = 0.0,
+        value_name = "MARGIN"
+    )]
+    assignment_init_margin: f64,
     /// Start from the weights of another run instead of a random initialisation: its
     /// `model.safetensors` (or that file's directory), e.g. `RUN/autoencoder` of a
     /// CITRIS-NF run to start a CITRIS-VAE with the scene's objects already drawn.
@@ -118,6 +129,7 @@ impl CitrisTrainArgs {
                 vae.kl_warmup = self.kl_warmup;
                 vae.prior.lambda_reg = self.lambda;
                 vae.prior.interventions = interventions;
+                vae.prior.assignment_init_margin = self.assignment_init_margin;
                 vae.flow_prior = self.flow_prior.then(FlowConfig::default);
             }
             ModelConfig::Nf(_) if self.flow_prior => {
@@ -129,6 +141,7 @@ impl CitrisTrainArgs {
                 nf.beta_t1 = self.beta;
                 nf.prior.lambda_reg = self.lambda;
                 nf.prior.interventions = interventions;
+                nf.prior.assignment_init_margin = self.assignment_init_margin;
             }
         }
         Ok(config)

@@ -46,7 +46,10 @@ fn train_eval_and_resume_every_citris_model() {
         ("citris-vae", &[][..]),
         ("citris-vae", &["--flow-prior"][..]),
         ("citris-nf", &[]),
-        ("citris-nf", &["--imperfect-interventions"]),
+        (
+            "citris-nf",
+            &["--imperfect-interventions", "--assignment-init-margin", "2"],
+        ),
         ("beta-vae", &[]),
     ] {
         let name = format!("{model}{}", extra.concat());
@@ -57,6 +60,11 @@ fn train_eval_and_resume_every_citris_model() {
         assert_eq!(
             config.contains("interventions = \"imperfect\""),
             extra.contains(&"--imperfect-interventions"),
+            "{model}: {config}"
+        );
+        assert_eq!(
+            config.contains("assignment_init_margin = 2.0"),
+            extra.contains(&"--assignment-init-margin"),
             "{model}: {config}"
         );
         let report = ok_json(&[
@@ -245,6 +253,17 @@ fn mistakes_are_named() {
         "--imperfect-interventions",
     ]);
     assert!(message.contains("imperfect"), "{message}");
+    let message = fails(&[
+        "train",
+        "beta-vae",
+        "--data",
+        &data,
+        "--run",
+        &run,
+        "--assignment-init-margin",
+        "4",
+    ]);
+    assert!(message.contains("assignment_init_margin"), "{message}");
 }
 
 #[test]
