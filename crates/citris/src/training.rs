@@ -183,6 +183,31 @@ impl RunConfig {
         }
     }
 
+    /// Sets ψ's learning rate to `scale` × the model's (the parameter group of
+    /// `prior.assignment_logits`; [`ASSIGNMENT_LR_SCALE`] by default). Errors when the
+    /// scale is negative or not finite.
+    pub fn set_assignment_lr_scale(&mut self, scale: f64) -> Result<()> {
+        if !(scale.is_finite() && scale >= 0.0) {
+            return Err(Error::Invalid(format!(
+                "ψ's learning-rate scale must be a finite number ≥ 0 (got {scale})"
+            )));
+        }
+        match self
+            .train
+            .param_groups
+            .iter_mut()
+            .find(|g| g.prefix == ASSIGNMENT_LOGITS)
+        {
+            Some(group) => group.lr_scale = scale,
+            None => self.train.param_groups.push(ParamGroup {
+                prefix: ASSIGNMENT_LOGITS.into(),
+                lr_scale: scale,
+                weight_decay: 0.0,
+            }),
+        }
+        Ok(())
+    }
+
     /// Checks the options a user can set; the message names the option.
     pub fn validate(&self) -> Result<()> {
         self.net.validate()?;

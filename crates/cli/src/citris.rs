@@ -83,8 +83,7 @@ pub struct CitrisTrainArgs {
     imperfect_interventions: bool,
     /// CITRIS models: ψ starts with this logit margin on a balanced assignment (latent l
     /// on variable l mod K) instead of uniform (0, the reference's), so that no variable
-    /// starts without latents; ψ learns on from there (its learning rate is `lr_scale`
-    /// of `prior.assignment_logits` in config.toml).
+    /// starts without latents; ψ learns on from there, at --assignment-lr-scale.
     #[arg(
         long,
         conflicts_with = "resume",
@@ -92,6 +91,10 @@ pub struct CitrisTrainArgs {
         value_name = "MARGIN"
     )]
     assignment_init_margin: f64,
+    /// CITRIS models: ψ's learning rate as a multiple of the model's (1 lets
+    /// --assignment-init-margin's start hold for longer than the default).
+    #[arg(long, conflicts_with = "resume", default_value_t = citris::training::ASSIGNMENT_LR_SCALE)]
+    assignment_lr_scale: f64,
     /// Start from the weights of another run instead of a random initialisation: its
     /// `model.safetensors` (or that file's directory), e.g. `RUN/autoencoder` of a
     /// CITRIS-NF run to start a CITRIS-VAE with the scene's objects already drawn.
@@ -123,6 +126,7 @@ impl CitrisTrainArgs {
         if let Some(lr) = self.lr {
             config.train.lr = lr;
         }
+        config.set_assignment_lr_scale(self.assignment_lr_scale)?;
         match &mut config.model {
             ModelConfig::Vae(vae) => {
                 vae.beta_t1 = self.beta;

@@ -48,7 +48,13 @@ fn train_eval_and_resume_every_citris_model() {
         ("citris-nf", &[]),
         (
             "citris-nf",
-            &["--imperfect-interventions", "--assignment-init-margin", "2"],
+            &[
+                "--imperfect-interventions",
+                "--assignment-init-margin",
+                "2",
+                "--assignment-lr-scale",
+                "1",
+            ],
         ),
         ("beta-vae", &[]),
     ] {
@@ -65,6 +71,11 @@ fn train_eval_and_resume_every_citris_model() {
         assert_eq!(
             config.contains("assignment_init_margin = 2.0"),
             extra.contains(&"--assignment-init-margin"),
+            "{model}: {config}"
+        );
+        assert_eq!(
+            config.contains("prefix = \"prior.assignment_logits\"\nlr_scale = 1.0"),
+            extra.contains(&"--assignment-lr-scale"),
             "{model}: {config}"
         );
         let report = ok_json(&[
@@ -264,6 +275,19 @@ fn mistakes_are_named() {
         "4",
     ]);
     assert!(message.contains("assignment_init_margin"), "{message}");
+    let message = fails(&[
+        "train",
+        "citris-nf",
+        "--data",
+        &data,
+        "--run",
+        &run,
+        "--assignment-lr-scale=-1",
+    ]);
+    assert!(
+        message.contains("learning-rate scale") && message.contains("-1"),
+        "{message}"
+    );
 }
 
 #[test]
