@@ -242,52 +242,32 @@ fn mistakes_are_named() {
     assert!(message.contains("--data"), "{message}");
     let data = dir.path().join("boxes").display().to_string();
     succeeds(&["data", "boxes", "--out", &data, "-n", "40"]);
-    for model in ["citris-nf", "beta-vae"] {
-        let message = fails(&[
-            "train",
-            model,
-            "--data",
-            &data,
-            "--run",
-            &run,
-            "--flow-prior",
-        ]);
-        assert!(message.contains("flow"), "{model}: {message}");
+    // Options a model does not have, or values out of range: (model, options, words
+    // the message must name).
+    let misuses: [(&str, &[&str], &[&str]); 5] = [
+        ("citris-nf", &["--flow-prior"], &["flow"]),
+        ("beta-vae", &["--flow-prior"], &["flow"]),
+        ("beta-vae", &["--imperfect-interventions"], &["imperfect"]),
+        (
+            "beta-vae",
+            &["--assignment-init-margin", "4"],
+            &["assignment_init_margin"],
+        ),
+        (
+            "citris-nf",
+            &["--assignment-lr-scale=-1"],
+            &["learning-rate scale", "-1"],
+        ),
+    ];
+    for (model, options, words) in misuses {
+        let mut args = vec!["train", model, "--data", &data, "--run", &run];
+        args.extend_from_slice(options);
+        let message = fails(&args);
+        assert!(
+            words.iter().all(|w| message.contains(w)),
+            "{model} {options:?}: {message}"
+        );
     }
-    let message = fails(&[
-        "train",
-        "beta-vae",
-        "--data",
-        &data,
-        "--run",
-        &run,
-        "--imperfect-interventions",
-    ]);
-    assert!(message.contains("imperfect"), "{message}");
-    let message = fails(&[
-        "train",
-        "beta-vae",
-        "--data",
-        &data,
-        "--run",
-        &run,
-        "--assignment-init-margin",
-        "4",
-    ]);
-    assert!(message.contains("assignment_init_margin"), "{message}");
-    let message = fails(&[
-        "train",
-        "citris-nf",
-        "--data",
-        &data,
-        "--run",
-        &run,
-        "--assignment-lr-scale=-1",
-    ]);
-    assert!(
-        message.contains("learning-rate scale") && message.contains("-1"),
-        "{message}"
-    );
 }
 
 #[test]
