@@ -91,10 +91,10 @@ pub struct CitrisTrainArgs {
         value_name = "MARGIN"
     )]
     assignment_init_margin: f64,
-    /// CITRIS models: ψ's learning rate as a multiple of the model's (1 lets
-    /// --assignment-init-margin's start hold for longer than the default).
-    #[arg(long, conflicts_with = "resume", default_value_t = citris::training::ASSIGNMENT_LR_SCALE)]
-    assignment_lr_scale: f64,
+    /// CITRIS models: ψ's learning rate as a multiple of the model's [default: 10] (1
+    /// lets --assignment-init-margin's start hold for longer).
+    #[arg(long, conflicts_with = "resume", value_name = "SCALE")]
+    assignment_lr_scale: Option<f64>,
     /// Start from the weights of another run instead of a random initialisation: its
     /// `model.safetensors` (or that file's directory), e.g. `RUN/autoencoder` of a
     /// CITRIS-NF run to start a CITRIS-VAE with the scene's objects already drawn.
@@ -126,7 +126,14 @@ impl CitrisTrainArgs {
         if let Some(lr) = self.lr {
             config.train.lr = lr;
         }
-        config.set_assignment_lr_scale(self.assignment_lr_scale)?;
+        if let Some(scale) = self.assignment_lr_scale {
+            ensure!(
+                kind != ModelKind::BetaVae,
+                "--assignment-lr-scale sets the learning rate of CITRIS' assignment ψ; the \
+                 β-VAE has none (its latents are assigned by R² after training)"
+            );
+            config.set_assignment_lr_scale(scale)?;
+        }
         match &mut config.model {
             ModelConfig::Vae(vae) => {
                 vae.beta_t1 = self.beta;

@@ -244,7 +244,7 @@ fn mistakes_are_named() {
     succeeds(&["data", "boxes", "--out", &data, "-n", "40"]);
     // Options a model does not have, or values out of range: (model, options, words
     // the message must name).
-    let misuses: [(&str, &[&str], &[&str]); 5] = [
+    let misuses: [(&str, &[&str], &[&str]); 6] = [
         ("citris-nf", &["--flow-prior"], &["flow"]),
         ("beta-vae", &["--flow-prior"], &["flow"]),
         ("beta-vae", &["--imperfect-interventions"], &["imperfect"]),
@@ -252,6 +252,11 @@ fn mistakes_are_named() {
             "beta-vae",
             &["--assignment-init-margin", "4"],
             &["assignment_init_margin"],
+        ),
+        (
+            "beta-vae",
+            &["--assignment-lr-scale", "1"],
+            &["--assignment-lr-scale", "β-VAE"],
         ),
         (
             "citris-nf",
