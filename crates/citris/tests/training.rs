@@ -162,3 +162,43 @@ fn parameter_groups_name_real_variables() {
         );
     }
 }
+
+/// ψ's probabilities of a model (both CITRIS models have a prior).
+fn assignment_probs(trained: &TrainedRun) -> Vec<f64> {
+    let prior = match &trained.model {
+        citris::training::TrainedModel::Vae { model, .. } => model.prior().expect("CITRIS-VAE"),
+        citris::training::TrainedModel::Nf(nf) => nf.prior(),
+    };
+    Vec::<f64>::try_from(prior.assignment_probs().flatten(0, -1)).unwrap()
+}
+
+#[test]
+fn a_zero_assignment_learning_rate_keeps_the_balanced_start() {
+    let data_dir = tempfile::tempdir().unwrap();
+    write_dataset(&Boxes::new(), data_dir.path(), &DatasetOptions::new(60, 3)).unwrap();
+    let data = TrisData::open(data_dir.path()).unwrap();
+    for kind in [ModelKind::CitrisVae, ModelKind::CitrisNf] {
+        let mut config = small_config(kind, &data, 6);
+        match &mut config.model {
+            citris::training::ModelConfig::Vae(vae) => vae.prior.assignment_init_margin = 3.0,
+            citris::training::ModelConfig::Nf(nf) => nf.prior.assignment_init_margin = 3.0,
+        }
+        let start = assignment_probs(&TrainedRun::new(&config, Device::Cpu).unwrap());
+        let runs = tempfile::tempdir().unwrap();
+        let mut moved = config.clone();
+        moved.set_assignment_lr_scale(10.0).unwrap();
+        let run = RunDir::create(runs.path().join("moved")).unwrap();
+        train(&run, &moved, Device::Cpu, &quiet()).unwrap();
+        let after = assignment_probs(&TrainedRun::load(&run, Device::Cpu).unwrap());
+        assert!(
+            start.iter().zip(&after).any(|(a, b)| (a - b).abs() > 1e-4),
+            "{kind:?}: ψ learns at 10 ×"
+        );
+
+        config.set_assignment_lr_scale(0.0).unwrap();
+        let run = RunDir::create(runs.path().join("fixed")).unwrap();
+        train(&run, &config, Device::Cpu, &quiet()).unwrap();
+        let after = assignment_probs(&TrainedRun::load(&run, Device::Cpu).unwrap());
+        assert_eq!(start, after, "{kind:?}: ψ at 0 × stays where it started");
+    }
+}

@@ -92,7 +92,8 @@ pub struct CitrisTrainArgs {
     )]
     assignment_init_margin: f64,
     /// CITRIS models: ψ's learning rate as a multiple of the model's [default: 10] (1
-    /// lets --assignment-init-margin's start hold for longer).
+    /// lets --assignment-init-margin's start hold for longer; 0 keeps it fixed, a known
+    /// assignment, to test whether the rest of the model can use one).
     #[arg(long, conflicts_with = "resume", value_name = "SCALE")]
     assignment_lr_scale: Option<f64>,
     /// Start from the weights of another run instead of a random initialisation: its
