@@ -72,7 +72,9 @@ pub struct PriorConfig {
     pub interventions: InterventionModel,
     /// ψ's starting point. 0, the reference's: uniform. m > 0: latent l starts with
     /// logit m on causal variable l mod K, so that every variable owns latents from the
-    /// first step. ψ commits within the first few thousand steps, and a variable left
+    /// first step — or, when ψ₀ exists (λ > 0), on group l mod (K + 1), ψ₀ included, so
+    /// that what no target owns (Pong's scores) has latents that triplets keep from
+    /// frame a. ψ commits within the first few thousand steps, and a variable left
     /// without a latent then gets no gradient to win one back (see
     /// [`TransitionPrior::assignment_diagnostics`]); a variable that is hard to encode,
     /// like Pong's ball direction, loses that race from a uniform start. The margin only
@@ -140,13 +142,14 @@ pub fn gaussian_log_prob(mean: &Tensor, log_std: &Tensor, x: &Tensor) -> Tensor 
     -(log_std + 0.5 * (2.0 * std::f64::consts::PI).ln()) - standardised.square() * 0.5
 }
 
-/// ψ's starting logits [L, K + 1]: `margin` on variable l mod K in row l, 0 elsewhere
-/// (all zeros, uniform, for a margin of 0).
-fn initial_logits(latents: i64, variables: i64, margin: f64) -> Tensor {
+/// ψ's starting logits [L, K + 1]: `margin` on group l mod `balanced` in row l, 0
+/// elsewhere (all zeros, uniform, for a margin of 0). `balanced` is K, or K + 1 when ψ₀
+/// (the last column) takes its share.
+fn initial_logits(latents: i64, variables: i64, balanced: i64, margin: f64) -> Tensor {
     let values: Vec<f32> = (0..latents)
         .flat_map(|l| {
             (0..=variables).map(move |g| {
-                if g == l % variables {
+                if g == l % balanced {
                     margin as f32
                 } else {
                     0.0
@@ -228,9 +231,12 @@ impl TransitionPrior {
         let k = variables as i64;
         let h = cfg.hidden;
         let logit_offset = Tensor::zeros([latents, k + 1], (Kind::Float, p.device()));
-        if cfg.lambda_reg == 0.0 {
+        let balanced = if cfg.lambda_reg == 0.0 {
             let _ = logit_offset.narrow(1, k, 1).fill_(MASKED_LOGIT);
-        }
+            k
+        } else {
+            k + 1
+        };
         let (own_inputs, intervention) = match cfg.interventions {
             InterventionModel::Perfect => (
                 1,
@@ -246,7 +252,7 @@ impl TransitionPrior {
             temperature: cfg.gumbel_temperature,
             logits: p.var_copy(
                 "assignment_logits",
-                &initial_logits(latents, k, cfg.assignment_init_margin),
+                &initial_logits(latents, k, balanced, cfg.assignment_init_margin),
             ),
             logit_offset,
             context: nn::linear(&p / "context", latents, latents * h, Default::default()),
@@ -846,6 +852,17 @@ mod tests {
         let own = 3f64.exp() / (3f64.exp() + 2.0); // ψ₀ is masked (λ = 0)
         assert!((value(&probs, &[4, 1]) - own).abs() < 1e-6);
         assert!((value(&probs, &[4, 0]) - (1.0 - own) / 2.0).abs() < 1e-6);
+        // With ψ₀ (λ > 0) the balance includes it: every (K + 1)-th latent starts there.
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let cfg = PriorConfig {
+            assignment_init_margin: 3.0,
+            lambda_reg: 0.01,
+            ..Default::default()
+        };
+        let with_none = TransitionPrior::new(vs.root(), 7, 3, &cfg).unwrap();
+        assert_eq!(with_none.hard_assignment(), [0, 1, 2, 3, 0, 1, 2]);
+        let own = 3f64.exp() / (3f64.exp() + 3.0);
+        assert!((value(&with_none.assignment_probs(), &[3, 3]) - own).abs() < 1e-6);
         // No margin: uniform over the K variables, as the reference starts.
         let (_, probs) = start(0.0);
         let variables = probs.narrow(1, 0, 3);

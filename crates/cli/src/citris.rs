@@ -82,8 +82,9 @@ pub struct CitrisTrainArgs {
     #[arg(long, conflicts_with = "resume")]
     imperfect_interventions: bool,
     /// CITRIS models: ψ starts with this logit margin on a balanced assignment (latent l
-    /// on variable l mod K) instead of uniform (0, the reference's), so that no variable
-    /// starts without latents; ψ learns on from there, at --assignment-lr-scale.
+    /// on variable l mod K; with --lambda > 0 on group l mod (K + 1), "no variable"
+    /// included) instead of uniform (0, the reference's), so that no variable starts
+    /// without latents; ψ learns on from there, at --assignment-lr-scale.
     #[arg(
         long,
         conflicts_with = "resume",
