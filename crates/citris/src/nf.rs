@@ -56,28 +56,14 @@ pub struct NfConfig {
 
 impl NfConfig {
     /// The reference's settings for images and latents as in `net`, both stages trained
-    /// for `steps` steps (the autoencoder at lr 5e-4, no weight decay, clipped at 0.1).
+    /// for `steps` steps.
     pub fn for_net(net: &NetConfig, steps: usize) -> Self {
         Self {
             autoencoder: AutoencoderConfig {
                 net: net.clone(),
                 ..Default::default()
             },
-            autoencoder_train: TrainConfig {
-                steps,
-                lr: 5e-4,
-                warmup: (steps / 20).clamp(1, 100),
-                final_lr_ratio: 0.05,
-                clip_norm: 0.1,
-                adamw: AdamWConfig {
-                    weight_decay: 0.0,
-                    ..Default::default()
-                },
-                param_groups: Vec::new(),
-                checkpoint_every: (steps / 4).max(100),
-                log_every: 10,
-                seed: 0,
-            },
+            autoencoder_train: Self::autoencoder_train(steps),
             flow: FlowConfig::default(),
             prior: PriorConfig {
                 hidden: NF_HIDDEN,
@@ -90,10 +76,36 @@ impl NfConfig {
         }
     }
 
+    /// The reference's optimisation of the autoencoder stage for `steps` steps: lr 5e-4,
+    /// no weight decay, gradients clipped at 0.1, a short warm-up and cosine decay to 5 %.
+    pub fn autoencoder_train(steps: usize) -> TrainConfig {
+        TrainConfig {
+            steps,
+            lr: 5e-4,
+            warmup: (steps / 20).clamp(1, 100),
+            final_lr_ratio: 0.05,
+            clip_norm: 0.1,
+            adamw: AdamWConfig {
+                weight_decay: 0.0,
+                ..Default::default()
+            },
+            param_groups: Vec::new(),
+            checkpoint_every: (steps / 4).max(100),
+            log_every: 10,
+            seed: 0,
+        }
+    }
+
     /// Checks the values a user can set; the message names the option and its value.
     pub fn validate(&self) -> Result<()> {
         self.autoencoder.validate()?;
+        self.flow.validate()?;
         self.prior.validate()?;
+        if self.autoencoder_train.steps == 0 {
+            return Err(Error::Invalid(
+                "the autoencoder stage needs at least 1 step (autoencoder_train steps = 0)".into(),
+            ));
+        }
         if self.samples < 1 || self.classifier_hidden < 1 {
             return Err(Error::Invalid(format!(
                 "samples ({}) and classifier_hidden ({}) must be at least 1",

@@ -61,7 +61,7 @@ pub struct CitrisTrainArgs {
     #[arg(long, conflicts_with = "resume", default_value_t = 32)]
     width: i64,
     /// Peak learning rate [default: 1e-3].
-    #[arg(long, conflicts_with = "resume")]
+    #[arg(long, conflicts_with = "resume", value_parser = learning_rate)]
     lr: Option<f64>,
     /// Weight of the KL term (CITRIS-VAE's β_t1; the β of the β-VAE; CITRIS-NF's NLL).
     #[arg(long, conflicts_with = "resume", default_value_t = 1.0)]
@@ -97,6 +97,17 @@ pub struct CitrisTrainArgs {
     /// assignment, to test whether the rest of the model can use one).
     #[arg(long, conflicts_with = "resume", value_name = "SCALE")]
     assignment_lr_scale: Option<f64>,
+    /// CITRIS-NF: optimisation steps of the autoencoder stage [default: --steps].
+    #[arg(long, conflicts_with = "resume", value_name = "STEPS")]
+    autoencoder_steps: Option<usize>,
+    /// CITRIS-NF: peak learning rate of the autoencoder stage [default: 5e-4, the
+    /// reference's; Pong's 1.2-pixel ball appears sooner at 1e-3].
+    #[arg(long, conflicts_with = "resume", value_name = "LR", value_parser = learning_rate)]
+    autoencoder_lr: Option<f64>,
+    /// CITRIS-NF, and CITRIS-VAE with --flow-prior: blocks of the normalizing flow
+    /// [default: 4, the reference's]; deeper flows unfold an autoencoder's code faster.
+    #[arg(long, conflicts_with = "resume", value_name = "BLOCKS")]
+    flow_blocks: Option<usize>,
     /// Start from the weights of another run instead of a random initialisation: its
     /// `model.safetensors` (or that file's directory), e.g. `RUN/autoencoder` of a
     /// CITRIS-NF run to start a CITRIS-VAE with the scene's objects already drawn.
@@ -136,21 +147,48 @@ impl CitrisTrainArgs {
             );
             config.set_assignment_lr_scale(scale)?;
         }
+        let flow = FlowConfig {
+            blocks: self.flow_blocks.unwrap_or(FlowConfig::default().blocks),
+            ..FlowConfig::default()
+        };
         match &mut config.model {
+            ModelConfig::Vae(_)
+                if self.autoencoder_steps.is_some() || self.autoencoder_lr.is_some() =>
+            {
+                bail!(
+                    "--autoencoder-steps and --autoencoder-lr set CITRIS-NF's autoencoder stage; \
+                     {} has none",
+                    kind.name()
+                )
+            }
+            ModelConfig::Vae(_) if self.flow_blocks.is_some() && !self.flow_prior => {
+                bail!(
+                    "--flow-blocks sets the normalizing flow of CITRIS-NF or of CITRIS-VAE's \
+                     --flow-prior; this {} run has no flow",
+                    kind.name()
+                )
+            }
             ModelConfig::Vae(vae) => {
                 vae.beta_t1 = self.beta;
                 vae.kl_warmup = self.kl_warmup;
                 vae.prior.lambda_reg = self.lambda;
                 vae.prior.interventions = interventions;
                 vae.prior.assignment_init_margin = self.assignment_init_margin;
-                vae.flow_prior = self.flow_prior.then(FlowConfig::default);
+                vae.flow_prior = self.flow_prior.then_some(flow);
             }
             ModelConfig::Nf(_) if self.flow_prior => {
                 bail!("--flow-prior is an option of citris-vae; CITRIS-NF always has its flow")
             }
             ModelConfig::Nf(nf) => {
                 nf.autoencoder.net = config.net.clone();
+                if let Some(steps) = self.autoencoder_steps {
+                    nf.autoencoder_train = citris::nf::NfConfig::autoencoder_train(steps);
+                }
+                if let Some(lr) = self.autoencoder_lr {
+                    nf.autoencoder_train.lr = lr;
+                }
                 nf.autoencoder_train.seed = self.seed;
+                nf.flow = flow;
                 nf.beta_t1 = self.beta;
                 nf.prior.lambda_reg = self.lambda;
                 nf.prior.interventions = interventions;
@@ -158,6 +196,17 @@ impl CitrisTrainArgs {
             }
         }
         Ok(config)
+    }
+}
+
+/// A learning rate from the command line: a finite number above 0.
+fn learning_rate(text: &str) -> std::result::Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(lr) if lr.is_finite() && lr > 0.0 => Ok(lr),
+        Ok(lr) => Err(format!(
+            "a learning rate must be a finite number > 0 (got {lr})"
+        )),
+        Err(err) => Err(format!("not a number: {err}")),
     }
 }
 

@@ -44,7 +44,7 @@ fn train_eval_and_resume_every_citris_model() {
     succeeds(&["data", "boxes", "--out", &data, "-n", "200", "--seed", "2"]);
     for (model, extra) in [
         ("citris-vae", &[][..]),
-        ("citris-vae", &["--flow-prior"][..]),
+        ("citris-vae", &["--flow-prior", "--flow-blocks", "2"][..]),
         ("citris-nf", &[]),
         (
             "citris-nf",
@@ -54,6 +54,12 @@ fn train_eval_and_resume_every_citris_model() {
                 "2",
                 "--assignment-lr-scale",
                 "1",
+                "--autoencoder-steps",
+                "5",
+                "--autoencoder-lr",
+                "2e-3",
+                "--flow-blocks",
+                "2",
             ],
         ),
         ("beta-vae", &[]),
@@ -76,6 +82,16 @@ fn train_eval_and_resume_every_citris_model() {
         assert_eq!(
             config.contains("prefix = \"prior.assignment_logits\"\nlr_scale = 1.0"),
             extra.contains(&"--assignment-lr-scale"),
+            "{model}: {config}"
+        );
+        assert_eq!(
+            config.contains("blocks = 2"),
+            extra.contains(&"--flow-blocks"),
+            "{model}: {config}"
+        );
+        assert_eq!(
+            config.contains("[model.nf.autoencoder_train]\nsteps = 5\nlr = 0.002\n"),
+            extra.contains(&"--autoencoder-steps"),
             "{model}: {config}"
         );
         let report = ok_json(&[
@@ -244,7 +260,7 @@ fn mistakes_are_named() {
     succeeds(&["data", "boxes", "--out", &data, "-n", "40"]);
     // Options a model does not have, or values out of range: (model, options, words
     // the message must name).
-    let misuses: [(&str, &[&str], &[&str]); 6] = [
+    let misuses: [(&str, &[&str], &[&str]); 11] = [
         ("citris-nf", &["--flow-prior"], &["flow"]),
         ("beta-vae", &["--flow-prior"], &["flow"]),
         ("beta-vae", &["--imperfect-interventions"], &["imperfect"]),
@@ -262,6 +278,27 @@ fn mistakes_are_named() {
             "citris-nf",
             &["--assignment-lr-scale=-1"],
             &["learning-rate scale", "-1"],
+        ),
+        (
+            "citris-vae",
+            &["--autoencoder-steps", "3"],
+            &["--autoencoder-steps", "citris-vae"],
+        ),
+        (
+            "citris-vae",
+            &["--flow-blocks", "3"],
+            &["--flow-blocks", "no flow"],
+        ),
+        ("citris-nf", &["--flow-blocks", "0"], &["blocks", "0"]),
+        (
+            "citris-nf",
+            &["--autoencoder-lr", "0"],
+            &["learning rate", "0"],
+        ),
+        (
+            "citris-nf",
+            &["--autoencoder-steps", "0"],
+            &["autoencoder", "0"],
         ),
     ];
     for (model, options, words) in misuses {
