@@ -125,6 +125,48 @@ fn a_longer_autoencoder_continues_unless_the_flow_was_trained_on_it() {
     assert_eq!(step, 5, "the autoencoder went on from its checkpoint");
 }
 
+#[test]
+fn the_autoencoder_has_its_own_batch_and_old_runs_keep_theirs() {
+    let data_dir = tempfile::tempdir().unwrap();
+    write_dataset(&Boxes::new(), data_dir.path(), &DatasetOptions::new(60, 2)).unwrap();
+    let data = TrisData::open(data_dir.path()).unwrap();
+    let runs = tempfile::tempdir().unwrap();
+    // The autoencoder's weights after 4 steps at the given batches.
+    let autoencoder_after = |name: &str, data_batch: usize, autoencoder_batch: Option<usize>| {
+        let mut config = small_config(ModelKind::CitrisNf, &data, 4);
+        config.train.steps = 1;
+        config.data.batch = data_batch;
+        let citris::training::ModelConfig::Nf(nf) = &mut config.model else {
+            unreachable!("a CITRIS-NF configuration")
+        };
+        nf.autoencoder_batch = autoencoder_batch;
+        let run = RunDir::create(runs.path().join(name)).unwrap();
+        train(&run, &config, Device::Cpu, &quiet()).unwrap();
+        let weights = run
+            .root()
+            .join(citris::nf::AUTOENCODER_DIR)
+            .join("model.safetensors");
+        tch::Tensor::read_safetensors(weights).unwrap()
+    };
+    let largest_difference = |a: &[(String, tch::Tensor)], b: &[(String, tch::Tensor)]| {
+        assert_eq!(a.len(), b.len());
+        a.iter()
+            .map(|(name, x)| {
+                let (_, y) = b.iter().find(|(other, _)| other == name).unwrap();
+                (x - y).abs().max().double_value(&[])
+            })
+            .fold(0.0, f64::max)
+    };
+    // The flow at 16 frames per step, the autoencoder at 4: as an old run (no
+    // `autoencoder_batch`) whose `[data] batch` of 4 batched both stages …
+    let separate = autoencoder_after("separate", 16, Some(4));
+    let old = autoencoder_after("old", 4, None);
+    assert!(largest_difference(&separate, &old) < 1e-7);
+    // … and not as one at 16.
+    let old_at_16 = autoencoder_after("old-16", 16, None);
+    assert!(largest_difference(&separate, &old_at_16) > 1e-4);
+}
+
 /// Copies a run's files (flat, plus the autoencoder stage) into another directory.
 fn run_copy(from: &RunDir, to: &RunDir) {
     copy_dir(from.root(), to.root());

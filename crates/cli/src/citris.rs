@@ -51,7 +51,8 @@ pub struct CitrisTrainArgs {
     /// Optimisation steps (for CITRIS-NF: of each stage).
     #[arg(long, conflicts_with = "resume", default_value_t = 5000)]
     steps: usize,
-    /// Frame pairs per step.
+    /// Frame pairs per step (CITRIS-NF: of the flow stage; --autoencoder-batch sets the
+    /// autoencoder's).
     #[arg(long, conflicts_with = "resume", default_value_t = citris::training::DEFAULT_BATCH)]
     batch: usize,
     /// Latent dimensions [default: 32 for 64 × 64 frames, 16 for smaller ones].
@@ -100,6 +101,10 @@ pub struct CitrisTrainArgs {
     /// CITRIS-NF: optimisation steps of the autoencoder stage [default: --steps].
     #[arg(long, conflicts_with = "resume", value_name = "STEPS")]
     autoencoder_steps: Option<usize>,
+    /// CITRIS-NF: frames per step of the autoencoder stage [default: 16; small batches,
+    /// many steps, let small objects like Pong's ball appear].
+    #[arg(long, conflicts_with = "resume", value_name = "BATCH")]
+    autoencoder_batch: Option<usize>,
     /// CITRIS-NF: peak learning rate of the autoencoder stage [default: 5e-4, the
     /// reference's; Pong's 1.2-pixel ball appears sooner at 1e-3].
     #[arg(long, conflicts_with = "resume", value_name = "LR", value_parser = learning_rate)]
@@ -153,11 +158,13 @@ impl CitrisTrainArgs {
         };
         match &mut config.model {
             ModelConfig::Vae(_)
-                if self.autoencoder_steps.is_some() || self.autoencoder_lr.is_some() =>
+                if self.autoencoder_steps.is_some()
+                    || self.autoencoder_lr.is_some()
+                    || self.autoencoder_batch.is_some() =>
             {
                 bail!(
-                    "--autoencoder-steps and --autoencoder-lr set CITRIS-NF's autoencoder stage; \
-                     {} has none",
+                    "--autoencoder-steps, --autoencoder-lr and --autoencoder-batch set \
+                     CITRIS-NF's autoencoder stage; {} has none",
                     kind.name()
                 )
             }
@@ -186,6 +193,9 @@ impl CitrisTrainArgs {
                 }
                 if let Some(lr) = self.autoencoder_lr {
                     nf.autoencoder_train.lr = lr;
+                }
+                if self.autoencoder_batch.is_some() {
+                    nf.autoencoder_batch = self.autoencoder_batch;
                 }
                 nf.autoencoder_train.seed = self.seed;
                 nf.flow = flow;

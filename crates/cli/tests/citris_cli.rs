@@ -58,6 +58,8 @@ fn train_eval_and_resume_every_citris_model() {
                 "5",
                 "--autoencoder-lr",
                 "2e-3",
+                "--autoencoder-batch",
+                "8",
                 "--flow-blocks",
                 "2",
             ],
@@ -78,6 +80,7 @@ fn train_eval_and_resume_every_citris_model() {
                 "prefix = \"prior.assignment_logits\"\nlr_scale = 1.0",
             ),
             ("--flow-blocks", "blocks = 2"),
+            ("--autoencoder-batch", "autoencoder_batch = 8"),
             (
                 "--autoencoder-steps",
                 "[model.nf.autoencoder_train]\nsteps = 5\nlr = 0.002\n",
@@ -276,8 +279,8 @@ fn mistakes_are_named() {
         ),
         (
             "citris-vae",
-            &["--autoencoder-steps", "3"],
-            &["--autoencoder-steps", "citris-vae"],
+            &["--autoencoder-batch", "3"],
+            &["--autoencoder-batch", "citris-vae"],
         ),
         (
             "citris-vae",

@@ -55,6 +55,7 @@ pub struct CitrisBenchArgs {
     /// Optimisation steps per model (CITRIS-NF: per stage).
     #[arg(long, default_value_t = 3000)]
     steps: usize,
+    /// Frame pairs per step (CITRIS-NF: of the flow stage; its autoencoder keeps 16).
     #[arg(long, default_value_t = citris::training::DEFAULT_BATCH)]
     batch: usize,
     /// KL / NLL weight (β_t1).
