@@ -55,13 +55,18 @@ fn config() -> ModelConfig {
 
 /// The largest |got − want| must be at most RTOL × the largest |want|.
 fn assert_close(name: &str, got: &Tensor, want: &Tensor) {
+    assert_close_within(name, got, want, 0.0);
+}
+
+/// As [`assert_close`], with `slack` more absolute difference allowed.
+fn assert_close_within(name: &str, got: &Tensor, want: &Tensor, slack: f64) {
     assert_eq!(got.size(), want.size(), "{name}: shapes differ");
     let got = got.to_kind(Kind::Double);
     let want = want.to_kind(Kind::Double);
     let diff = (&got - &want).abs().max().double_value(&[]);
     let scale = want.abs().max().double_value(&[]).max(1e-12);
     assert!(
-        diff <= RTOL * scale,
+        diff <= RTOL * scale + slack,
         "{name}: max difference {diff:e} against max magnitude {scale:e} (relative {:e})",
         diff / scale
     );
@@ -199,10 +204,15 @@ fn matches_pytorch() {
     );
     assert!(norm > CLIP_NORM, "the step exercises clipping ({norm})");
     optimizer.step(LR);
-    // The update itself (not only the parameters, which barely move in one step).
+    // The update itself (not only the parameters, which barely move in one step). It is
+    // read as the difference of float32 parameters, so one unit in the last place of the
+    // largest parameter is the resolution it can be compared at: a weight near 1 moved
+    // by 1e-3 differs by 1.2e-7 when the two libraries round the new weight apart (seen
+    // on a Xeon, not on an EPYC), which is 1.2e-4 of the update.
     for (name, t) in &variables {
         let got = t.detach() - &initial[name];
         let want = &data[&format!("updated.{name}")] - &initial[name];
-        assert_close(&format!("AdamW update of {name}"), &got, &want);
+        let resolution = f64::from(f32::EPSILON) * initial[name].abs().max().double_value(&[]);
+        assert_close_within(&format!("AdamW update of {name}"), &got, &want, resolution);
     }
 }
