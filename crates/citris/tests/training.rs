@@ -1,6 +1,8 @@
 //! Runs end to end on a small generated data set: every model trains into a run
 //! directory, resumes, and loads back as a representation.
 
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
 use citris::data::TrisData;
 use citris::representation::encode_frames;
 use citris::training::{train, ModelKind, RunConfig, TrainedRun};
@@ -10,11 +12,39 @@ use scenes::tris::boxes::Boxes;
 use scenes::tris::dataset::{write_dataset, DatasetOptions};
 use tch::Device;
 
+/// The tests of this binary share one process and so libtorch's global generator
+/// (initialisations, the autoencoder's noise). Most only read the lock and run side by
+/// side; a test that compares runs exactly takes it alone, so that no other draws from
+/// the generator meanwhile.
+static LIBTORCH_RNG: RwLock<()> = RwLock::new(());
+
+fn shared_rng() -> RwLockReadGuard<'static, ()> {
+    LIBTORCH_RNG.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn exclusive_rng() -> RwLockWriteGuard<'static, ()> {
+    LIBTORCH_RNG.write().unwrap_or_else(|e| e.into_inner())
+}
+
 fn quiet() -> Progress {
     Progress {
         label: "test".into(),
         visible: false,
     }
+}
+
+/// A ball-in-boxes data set of `frames` training frames; the directory holds it while
+/// the returned guard lives.
+fn boxes(frames: usize, seed: u64) -> (tempfile::TempDir, TrisData) {
+    let dir = tempfile::tempdir().unwrap();
+    write_dataset(
+        &Boxes::new(),
+        dir.path(),
+        &DatasetOptions::new(frames, seed),
+    )
+    .unwrap();
+    let data = TrisData::open(dir.path()).unwrap();
+    (dir, data)
 }
 
 fn small_config(kind: ModelKind, data: &TrisData, steps: usize) -> RunConfig {
@@ -32,9 +62,8 @@ fn small_config(kind: ModelKind, data: &TrisData, steps: usize) -> RunConfig {
 
 #[test]
 fn every_model_trains_resumes_and_loads() {
-    let data_dir = tempfile::tempdir().unwrap();
-    write_dataset(&Boxes::new(), data_dir.path(), &DatasetOptions::new(120, 5)).unwrap();
-    let data = TrisData::open(data_dir.path()).unwrap();
+    let _rng = shared_rng();
+    let (_data_dir, data) = boxes(120, 5);
     let frames = data.independent("test_indep").unwrap().frames;
     for kind in [
         ModelKind::CitrisVae,
@@ -76,9 +105,8 @@ fn every_model_trains_resumes_and_loads() {
 
 #[test]
 fn a_run_directory_refuses_a_different_configuration() {
-    let data_dir = tempfile::tempdir().unwrap();
-    write_dataset(&Boxes::new(), data_dir.path(), &DatasetOptions::new(60, 1)).unwrap();
-    let data = TrisData::open(data_dir.path()).unwrap();
+    let _rng = shared_rng();
+    let (_data_dir, data) = boxes(60, 1);
     let runs = tempfile::tempdir().unwrap();
     let run = RunDir::create(runs.path()).unwrap();
     let config = small_config(ModelKind::BetaVae, &data, 2);
@@ -94,9 +122,8 @@ fn a_run_directory_refuses_a_different_configuration() {
 
 #[test]
 fn a_longer_autoencoder_continues_unless_the_flow_was_trained_on_it() {
-    let data_dir = tempfile::tempdir().unwrap();
-    write_dataset(&Boxes::new(), data_dir.path(), &DatasetOptions::new(60, 2)).unwrap();
-    let data = TrisData::open(data_dir.path()).unwrap();
+    let _rng = shared_rng();
+    let (_data_dir, data) = boxes(60, 2);
     let runs = tempfile::tempdir().unwrap();
     let run = RunDir::create(runs.path()).unwrap();
     let config = small_config(ModelKind::CitrisNf, &data, 3);
@@ -127,9 +154,8 @@ fn a_longer_autoencoder_continues_unless_the_flow_was_trained_on_it() {
 
 #[test]
 fn the_autoencoder_has_its_own_batch_and_old_runs_keep_theirs() {
-    let data_dir = tempfile::tempdir().unwrap();
-    write_dataset(&Boxes::new(), data_dir.path(), &DatasetOptions::new(60, 2)).unwrap();
-    let data = TrisData::open(data_dir.path()).unwrap();
+    let _rng = exclusive_rng();
+    let (_data_dir, data) = boxes(60, 2);
     let runs = tempfile::tempdir().unwrap();
     // The autoencoder's weights after 4 steps at the given batches.
     let autoencoder_after = |name: &str, data_batch: usize, autoencoder_batch: Option<usize>| {
@@ -161,10 +187,12 @@ fn the_autoencoder_has_its_own_batch_and_old_runs_keep_theirs() {
     // `autoencoder_batch`) whose `[data] batch` of 4 batched both stages …
     let separate = autoencoder_after("separate", 16, Some(4));
     let old = autoencoder_after("old", 4, None);
-    assert!(largest_difference(&separate, &old) < 1e-7);
+    let same = largest_difference(&separate, &old);
+    assert!(same < 1e-7, "{same}");
     // … and not as one at 16.
     let old_at_16 = autoencoder_after("old-16", 16, None);
-    assert!(largest_difference(&separate, &old_at_16) > 1e-4);
+    let apart = largest_difference(&separate, &old_at_16);
+    assert!(apart > 1e-4, "{apart}");
 }
 
 /// Copies a run's files (flat, plus the autoencoder stage) into another directory.
@@ -187,9 +215,8 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 
 #[test]
 fn parameter_groups_name_real_variables() {
-    let data_dir = tempfile::tempdir().unwrap();
-    write_dataset(&Boxes::new(), data_dir.path(), &DatasetOptions::new(40, 2)).unwrap();
-    let data = TrisData::open(data_dir.path()).unwrap();
+    let _rng = shared_rng();
+    let (_data_dir, data) = boxes(40, 2);
     let config = small_config(ModelKind::CitrisVae, &data, 2);
     let trained = TrainedRun::new(&config, Device::Cpu).unwrap();
     let citris::training::TrainedModel::Vae { vs, .. } = &trained.model else {
@@ -216,9 +243,8 @@ fn assignment_probs(trained: &TrainedRun) -> Vec<f64> {
 
 #[test]
 fn a_zero_assignment_learning_rate_keeps_the_balanced_start() {
-    let data_dir = tempfile::tempdir().unwrap();
-    write_dataset(&Boxes::new(), data_dir.path(), &DatasetOptions::new(60, 3)).unwrap();
-    let data = TrisData::open(data_dir.path()).unwrap();
+    let _rng = shared_rng();
+    let (_data_dir, data) = boxes(60, 3);
     for kind in [ModelKind::CitrisVae, ModelKind::CitrisNf] {
         let mut config = small_config(kind, &data, 6);
         match &mut config.model {
