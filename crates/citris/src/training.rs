@@ -54,16 +54,23 @@ pub fn train_config(steps: usize) -> TrainConfig {
                 prefix: "classifier.".into(),
                 lr_scale: 4.0,
                 weight_decay: 1e-4,
+                hold_steps: 0,
             },
-            ParamGroup {
-                prefix: ASSIGNMENT_LOGITS.into(),
-                lr_scale: ASSIGNMENT_LR_SCALE,
-                weight_decay: 0.0,
-            },
+            assignment_group(),
         ],
         checkpoint_every: (steps / 4).max(100),
         log_every: 10,
         seed: 0,
+    }
+}
+
+/// ψ's parameter group at the default [`ASSIGNMENT_LR_SCALE`], moving from the first step.
+fn assignment_group() -> ParamGroup {
+    ParamGroup {
+        prefix: ASSIGNMENT_LOGITS.into(),
+        lr_scale: ASSIGNMENT_LR_SCALE,
+        weight_decay: 0.0,
+        hold_steps: 0,
     }
 }
 
@@ -183,6 +190,20 @@ impl RunConfig {
         }
     }
 
+    /// ψ's parameter group (`prior.assignment_logits`), added with the defaults to a
+    /// configuration that has none.
+    fn assignment_group_mut(&mut self) -> &mut ParamGroup {
+        let groups = &mut self.train.param_groups;
+        let index = match groups.iter().position(|g| g.prefix == ASSIGNMENT_LOGITS) {
+            Some(index) => index,
+            None => {
+                groups.push(assignment_group());
+                groups.len() - 1
+            }
+        };
+        &mut groups[index]
+    }
+
     /// Sets ψ's learning rate to `scale` × the model's (the parameter group of
     /// `prior.assignment_logits`; [`ASSIGNMENT_LR_SCALE`] by default). Errors when the
     /// scale is negative or not finite.
@@ -192,19 +213,24 @@ impl RunConfig {
                 "ψ's learning-rate scale must be a finite number ≥ 0 (got {scale})"
             )));
         }
-        match self
-            .train
-            .param_groups
-            .iter_mut()
-            .find(|g| g.prefix == ASSIGNMENT_LOGITS)
-        {
-            Some(group) => group.lr_scale = scale,
-            None => self.train.param_groups.push(ParamGroup {
-                prefix: ASSIGNMENT_LOGITS.into(),
-                lr_scale: scale,
-                weight_decay: 0.0,
-            }),
+        self.assignment_group_mut().lr_scale = scale;
+        Ok(())
+    }
+
+    /// Holds ψ at its start for the first `steps` optimisation steps, then lets it learn
+    /// at its rate: a learned ψ decides early, on the entangled code of a flow that has
+    /// not yet separated the variables, and a held one leaves the flow the time to do so.
+    /// Errors unless `steps` is below the run's steps (hold for all of them with
+    /// [`set_assignment_lr_scale`](Self::set_assignment_lr_scale)`(0.0)`).
+    pub fn hold_assignment(&mut self, steps: usize) -> Result<()> {
+        if steps >= self.train.steps {
+            return Err(Error::Invalid(format!(
+                "ψ's hold of {steps} steps leaves it none of the run's {} to learn in; \
+                 a ψ held throughout is a learning-rate scale of 0",
+                self.train.steps
+            )));
         }
+        self.assignment_group_mut().hold_steps = steps;
         Ok(())
     }
 

@@ -242,8 +242,9 @@ fn assignment_probs(trained: &TrainedRun) -> Vec<f64> {
 }
 
 #[test]
-fn a_zero_assignment_learning_rate_keeps_the_balanced_start() {
-    let _rng = shared_rng();
+fn a_held_assignment_keeps_its_balanced_start_until_released() {
+    // Compares runs' weights exactly: no other test may draw from libtorch's generator.
+    let _rng = exclusive_rng();
     let (_data_dir, data) = boxes(60, 3);
     for kind in [ModelKind::CitrisVae, ModelKind::CitrisNf] {
         let mut config = small_config(kind, &data, 6);
@@ -253,20 +254,45 @@ fn a_zero_assignment_learning_rate_keeps_the_balanced_start() {
         }
         let start = assignment_probs(&TrainedRun::new(&config, Device::Cpu).unwrap());
         let runs = tempfile::tempdir().unwrap();
-        let mut moved = config.clone();
-        moved.set_assignment_lr_scale(10.0).unwrap();
-        let run = RunDir::create(runs.path().join("moved")).unwrap();
-        train(&run, &moved, Device::Cpu, &quiet()).unwrap();
-        let after = assignment_probs(&TrainedRun::load(&run, Device::Cpu).unwrap());
+        // ψ's probabilities and the other weights after training at ψ's `scale`, held
+        // for the first `hold` steps.
+        let trained = |name: &str, scale: f64, hold: usize| {
+            let mut config = config.clone();
+            config.set_assignment_lr_scale(scale).unwrap();
+            if hold > 0 {
+                config.hold_assignment(hold).unwrap();
+            }
+            let run = RunDir::create(runs.path().join(name)).unwrap();
+            train(&run, &config, Device::Cpu, &quiet()).unwrap();
+            let mut weights = tch::Tensor::read_safetensors(run.weights_path()).unwrap();
+            weights.retain(|(name, _)| !name.ends_with("assignment_logits"));
+            weights.sort_by(|a, b| a.0.cmp(&b.0));
+            let psi = assignment_probs(&TrainedRun::load(&run, Device::Cpu).unwrap());
+            (psi, weights)
+        };
+        let (moved, _) = trained("moved", 10.0, 0);
         assert!(
-            start.iter().zip(&after).any(|(a, b)| (a - b).abs() > 1e-4),
+            start.iter().zip(&moved).any(|(a, b)| (a - b).abs() > 1e-4),
             "{kind:?}: ψ learns at 10 ×"
         );
-
-        config.set_assignment_lr_scale(0.0).unwrap();
-        let run = RunDir::create(runs.path().join("fixed")).unwrap();
-        train(&run, &config, Device::Cpu, &quiet()).unwrap();
-        let after = assignment_probs(&TrainedRun::load(&run, Device::Cpu).unwrap());
-        assert_eq!(start, after, "{kind:?}: ψ at 0 × stays where it started");
+        let (fixed, fixed_weights) = trained("fixed", 0.0, 0);
+        assert_eq!(start, fixed, "{kind:?}: ψ at 0 × stays where it started");
+        // Held for 5 of the 6 steps, ψ moves only in the last update, so every other
+        // weight is the fixed run's: the model trained on the held assignment.
+        let (released, released_weights) = trained("released", 10.0, 5);
+        assert!(
+            start
+                .iter()
+                .zip(&released)
+                .any(|(a, b)| (a - b).abs() > 1e-6),
+            "{kind:?}: ψ learns after its hold"
+        );
+        assert!(!fixed_weights.is_empty());
+        for ((name, a), (_, b)) in fixed_weights.iter().zip(&released_weights) {
+            assert!(
+                a.equal(b),
+                "{kind:?}: {name} saw a ψ that moved during its hold"
+            );
+        }
     }
 }

@@ -98,6 +98,11 @@ pub struct CitrisTrainArgs {
     /// assignment, to test whether the rest of the model can use one).
     #[arg(long, conflicts_with = "resume", value_name = "SCALE")]
     assignment_lr_scale: Option<f64>,
+    /// CITRIS models: ψ stays at its start for this many steps, then learns: the flow
+    /// (or encoder) separates the variables first under a fixed grouping — with
+    /// --assignment-init-margin, a balanced one — and ψ then adjusts it.
+    #[arg(long, conflicts_with = "resume", value_name = "STEPS")]
+    assignment_hold_steps: Option<usize>,
     /// CITRIS-NF: optimisation steps of the autoencoder stage [default: --steps].
     #[arg(long, conflicts_with = "resume", value_name = "STEPS")]
     autoencoder_steps: Option<usize>,
@@ -151,6 +156,14 @@ impl CitrisTrainArgs {
                  β-VAE has none (its latents are assigned by R² after training)"
             );
             config.set_assignment_lr_scale(scale)?;
+        }
+        if let Some(steps) = self.assignment_hold_steps {
+            ensure!(
+                kind != ModelKind::BetaVae,
+                "--assignment-hold-steps holds CITRIS' assignment ψ; the β-VAE has none (its \
+                 latents are assigned by R² after training)"
+            );
+            config.hold_assignment(steps)?;
         }
         let flow = FlowConfig {
             blocks: self.flow_blocks.unwrap_or(FlowConfig::default().blocks),

@@ -44,7 +44,16 @@ fn train_eval_and_resume_every_citris_model() {
     succeeds(&["data", "boxes", "--out", &data, "-n", "200", "--seed", "2"]);
     for (model, extra) in [
         ("citris-vae", &[][..]),
-        ("citris-vae", &["--flow-prior", "--flow-blocks", "2"][..]),
+        (
+            "citris-vae",
+            &[
+                "--flow-prior",
+                "--flow-blocks",
+                "2",
+                "--assignment-hold-steps",
+                "3",
+            ][..],
+        ),
         ("citris-nf", &[]),
         (
             "citris-nf",
@@ -80,6 +89,7 @@ fn train_eval_and_resume_every_citris_model() {
                 "prefix = \"prior.assignment_logits\"\nlr_scale = 1.0",
             ),
             ("--flow-blocks", "blocks = 2"),
+            ("--assignment-hold-steps", "hold_steps = 3"),
             ("--autoencoder-batch", "autoencoder_batch = 8"),
             (
                 "--autoencoder-steps",
@@ -258,7 +268,7 @@ fn mistakes_are_named() {
     succeeds(&["data", "boxes", "--out", &data, "-n", "40"]);
     // Options a model does not have, or values out of range: (model, options, words
     // the message must name).
-    let misuses: [(&str, &[&str], &[&str]); 11] = [
+    let misuses: [(&str, &[&str], &[&str]); 13] = [
         ("citris-nf", &["--flow-prior"], &["flow"]),
         ("beta-vae", &["--flow-prior"], &["flow"]),
         ("beta-vae", &["--imperfect-interventions"], &["imperfect"]),
@@ -276,6 +286,16 @@ fn mistakes_are_named() {
             "citris-nf",
             &["--assignment-lr-scale=-1"],
             &["learning-rate scale", "-1"],
+        ),
+        (
+            "beta-vae",
+            &["--assignment-hold-steps", "2"],
+            &["--assignment-hold-steps", "β-VAE"],
+        ),
+        (
+            "citris-nf",
+            &["--steps", "5", "--assignment-hold-steps", "5"],
+            &["hold of 5 steps", "5", "scale of 0"],
         ),
         (
             "citris-vae",

@@ -43,6 +43,15 @@ pub struct ParamGroup {
     pub lr_scale: f64,
     /// Decoupled weight decay of the group's matrices and kernels.
     pub weight_decay: f64,
+    /// Updates during which the group's parameters stay where they are (their moments
+    /// still accumulate): a part of a model held at its start while the rest settles,
+    /// as CITRIS' assignment ψ while the flow separates the variables. 0: none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub hold_steps: usize,
+}
+
+fn is_zero(steps: &usize) -> bool {
+    *steps == 0
 }
 
 /// One trainable tensor with its two moment estimates and its group's settings.
@@ -55,6 +64,8 @@ struct Slot {
     lr_scale: f64,
     /// 0 for biases and normalisation gains.
     weight_decay: f64,
+    /// The parameter does not move during the first `hold_steps` updates.
+    hold_steps: usize,
 }
 
 /// AdamW over every trainable variable of a [`VarStore`].
@@ -89,6 +100,7 @@ impl AdamW {
                     v: param.zeros_like().detach(),
                     lr_scale: group.map_or(1.0, |g| g.lr_scale),
                     weight_decay: if param.dim() > 1 { decay } else { 0.0 },
+                    hold_steps: group.map_or(0, |g| g.hold_steps),
                     name,
                     param,
                 }
@@ -132,7 +144,8 @@ impl AdamW {
         norm
     }
 
-    /// One AdamW update with learning rate `lr` (times the slot's group scale):
+    /// One AdamW update with learning rate `lr` (times the slot's group scale; 0 for a
+    /// group still within its `hold_steps`):
     ///
     /// m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², θ ← θ − lr·m̂ / (√v̂ + ε) (bias-corrected
     /// moments), after θ ← (1 − lr·λ)θ for tensors that decay.
@@ -150,7 +163,8 @@ impl AdamW {
                 if !grad.defined() {
                     continue;
                 }
-                let lr = lr * slot.lr_scale;
+                let held = self.steps <= slot.hold_steps as i64;
+                let lr = if held { 0.0 } else { lr * slot.lr_scale };
                 if slot.weight_decay > 0.0 {
                     let _ = slot.param.g_mul_scalar_(1.0 - lr * slot.weight_decay);
                 }
@@ -255,9 +269,11 @@ mod tests {
     }
 
     /// PyTorch's AdamW formula written out in f64 for a parameter with gradient 2θ.
-    fn adamw_by_hand(mut p: [f64; 2], lr: f64, decay: f64, steps: i32) -> [f64; 2] {
+    /// PyTorch's AdamW on the loss Σ p², the first `hold` updates at learning rate 0.
+    fn adamw_by_hand(mut p: [f64; 2], lr: f64, decay: f64, steps: i32, hold: i32) -> [f64; 2] {
         let (mut m, mut v) = ([0.0; 2], [0.0; 2]);
         for t in 1..=steps {
+            let lr = if t <= hold { 0.0 } else { lr };
             for i in 0..2 {
                 let g = 2.0 * p[i];
                 p[i] *= 1.0 - lr * decay;
@@ -293,6 +309,7 @@ mod tests {
             prefix: "classifier.".into(),
             lr_scale: 4.0,
             weight_decay: 0.0,
+            hold_steps: 0,
         };
         let mut opt = AdamW::with_groups(&vs, config, &[group]);
         let lr = 0.01;
@@ -301,8 +318,46 @@ mod tests {
             ((&w * &w).sum(Kind::Float) + (&c * &c).sum(Kind::Float)).backward();
             opt.step(lr);
         }
-        assert_close(&w, adamw_by_hand([1.0, -2.0], lr, 0.1, 3));
-        assert_close(&c, adamw_by_hand([1.0, -2.0], 4.0 * lr, 0.0, 3));
+        assert_close(&w, adamw_by_hand([1.0, -2.0], lr, 0.1, 3, 0));
+        assert_close(&c, adamw_by_hand([1.0, -2.0], 4.0 * lr, 0.0, 3, 0));
+    }
+
+    /// A held group keeps its start for `hold_steps` updates while its moments
+    /// accumulate, then moves as PyTorch's AdamW would with the learning rate 0 until then;
+    /// the other parameters move from the first update.
+    #[test]
+    fn a_held_group_starts_moving_after_its_hold() {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let init = Tensor::from_slice(&[1.0f32, -2.0]).view([1, 2]);
+        let w = vs.root().var_copy("w", &init);
+        let psi = vs.root().sub("psi").var_copy("w", &init);
+        let group = ParamGroup {
+            prefix: "psi.".into(),
+            lr_scale: 2.0,
+            weight_decay: 0.1,
+            hold_steps: 3,
+        };
+        let config = AdamWConfig::default();
+        let mut opt = AdamW::with_groups(&vs, config, &[group]);
+        let lr = 0.01;
+        for step in 1..=5 {
+            opt.zero_grad();
+            ((&w * &w).sum(Kind::Float) + (&psi * &psi).sum(Kind::Float)).backward();
+            opt.step(lr);
+            if step <= 3 {
+                assert_close(&psi, [1.0, -2.0]);
+            }
+        }
+        assert_close(
+            &w,
+            adamw_by_hand([1.0, -2.0], lr, config.weight_decay, 5, 0),
+        );
+        assert_close(&psi, adamw_by_hand([1.0, -2.0], 2.0 * lr, 0.1, 5, 3));
+        assert_ne!(
+            adamw_by_hand([1.0, -2.0], 2.0 * lr, 0.1, 5, 3),
+            adamw_by_hand([1.0, -2.0], 2.0 * lr, 0.1, 2, 0),
+            "warm moments make the update after a hold differ from a fresh start"
+        );
     }
 
     #[test]
