@@ -268,8 +268,8 @@ mod tests {
         assert!((s.lr(500) - 0.1).abs() < 1e-12);
     }
 
-    /// PyTorch's AdamW formula written out in f64 for a parameter with gradient 2θ.
-    /// PyTorch's AdamW on the loss Σ p², the first `hold` updates at learning rate 0.
+    /// PyTorch's AdamW formula written out in f64 for a parameter with gradient 2θ (the
+    /// loss Σ θ²), the first `hold` updates at learning rate 0.
     fn adamw_by_hand(mut p: [f64; 2], lr: f64, decay: f64, steps: i32, hold: i32) -> [f64; 2] {
         let (mut m, mut v) = ([0.0; 2], [0.0; 2]);
         for t in 1..=steps {
