@@ -69,10 +69,11 @@ impl RunConfig {
                 d.labelled_fraction
             )));
         }
-        if d.batch == 0 || self.train.steps == 0 {
-            return Err(Error::Invalid(
-                "batch size and steps must be at least 1".into(),
-            ));
+        self.train
+            .validate()
+            .map_err(|message| Error::Invalid(format!("[train] {message}")))?;
+        if d.batch == 0 {
+            return Err(Error::Invalid("batch size must be at least 1".into()));
         }
         if d.folder.is_none() && d.scenes < d.batch {
             return Err(Error::Invalid(format!(

@@ -111,10 +111,12 @@ impl NfConfig {
         self.autoencoder.validate()?;
         self.flow.validate()?;
         self.prior.validate()?;
-        if self.autoencoder_train.steps == 0 || self.autoencoder_batch == Some(0) {
+        self.autoencoder_train
+            .validate()
+            .map_err(|message| Error::Invalid(format!("[model.nf.autoencoder_train] {message}")))?;
+        if self.autoencoder_batch == Some(0) {
             return Err(Error::Invalid(
-                "the autoencoder stage needs at least 1 step and 1 frame per step \
-                 (autoencoder_train steps or autoencoder_batch is 0)"
+                "the autoencoder stage needs at least 1 frame per step (autoencoder_batch is 0)"
                     .into(),
             ));
         }

@@ -241,10 +241,11 @@ impl RunConfig {
             ModelConfig::Vae(vae) => vae.validate()?,
             ModelConfig::Nf(nf) => nf.validate()?,
         }
-        if self.data.batch == 0 || self.train.steps == 0 {
-            return Err(Error::Invalid(
-                "batch size and steps must be at least 1".into(),
-            ));
+        self.train
+            .validate()
+            .map_err(|message| Error::Invalid(format!("[train] {message}")))?;
+        if self.data.batch == 0 {
+            return Err(Error::Invalid("batch size must be at least 1".into()));
         }
         if self.targets.is_empty() {
             return Err(Error::Invalid("the run has no intervention targets".into()));

@@ -197,6 +197,20 @@ fn train_eval_and_resume_every_citris_model() {
         if model == "citris-nf" {
             resume.extend(["--data", &data]);
         }
+        // A hand-edited setting out of range is named with its section, group and value,
+        // and the run is left as it was.
+        let text = std::fs::read_to_string(&config).unwrap();
+        let psi = "prefix = \"prior.assignment_logits\"\nlr_scale = ";
+        assert!(text.contains(psi), "{model}: {text}");
+        std::fs::write(&config, text.replace(psi, &format!("{psi}-"))).unwrap();
+        let message = fails(&resume);
+        assert!(
+            ["[train]", "'prior.assignment_logits'", "lr_scale", "(got -"]
+                .iter()
+                .all(|w| message.contains(w)),
+            "{model}: {message}"
+        );
+        std::fs::write(&config, text).unwrap();
         let out = succeeds(&resume);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("resumed at step 8"), "{model}: {stderr}");

@@ -61,6 +61,66 @@ impl Default for TrainConfig {
     }
 }
 
+impl TrainConfig {
+    /// Checks the settings a user may edit in a run's `config.toml`, where a negative
+    /// learning rate would train uphill without a word; the message names the setting
+    /// (a parameter group by its prefix) and its value.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.steps == 0 {
+            return Err(format!("steps must be at least 1 (got {})", self.steps));
+        }
+        let positive = [
+            ("lr", self.lr),
+            ("clip_norm", self.clip_norm),
+            ("adamw.eps", self.adamw.eps),
+        ];
+        if let Some((name, value)) = positive.iter().find(|(_, v)| !(v.is_finite() && *v > 0.0)) {
+            return Err(format!("{name} must be a finite number > 0 (got {value})"));
+        }
+        if !(0.0..=1.0).contains(&self.final_lr_ratio) {
+            return Err(format!(
+                "final_lr_ratio must lie in [0, 1] (got {})",
+                self.final_lr_ratio
+            ));
+        }
+        for (name, beta) in [
+            ("adamw.beta1", self.adamw.beta1),
+            ("adamw.beta2", self.adamw.beta2),
+        ] {
+            if !(0.0..1.0).contains(&beta) {
+                return Err(format!("{name} must lie in [0, 1) (got {beta})"));
+            }
+        }
+        non_negative("adamw.weight_decay", self.adamw.weight_decay)?;
+        for group in &self.param_groups {
+            let named = |message: String| format!("param group '{}': {message}", group.prefix);
+            if group.prefix.is_empty() {
+                return Err(named(
+                    "an empty prefix takes every parameter; set the base settings instead".into(),
+                ));
+            }
+            non_negative("lr_scale", group.lr_scale).map_err(named)?;
+            non_negative("weight_decay", group.weight_decay).map_err(named)?;
+            if group.hold_steps >= self.steps {
+                return Err(named(format!(
+                    "hold_steps {} leaves none of the run's {} steps to learn in (a group held \
+                     throughout has lr_scale 0)",
+                    group.hold_steps, self.steps
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `Err` naming `name` unless `value` is a finite number ≥ 0.
+fn non_negative(name: &str, value: f64) -> std::result::Result<(), String> {
+    match value.is_finite() && value >= 0.0 {
+        true => Ok(()),
+        false => Err(format!("{name} must be a finite number ≥ 0 (got {value})")),
+    }
+}
+
 /// A step's loss: the scalar to minimise and named terms to log (scalars too).
 pub struct Loss {
     pub total: Tensor,
@@ -308,6 +368,53 @@ mod tests {
             checkpoint_every: 20,
             log_every: 10,
             ..Default::default()
+        }
+    }
+
+    /// Every out-of-range setting is refused with its name (a group's with its prefix)
+    /// and value; the defaults and a group held for all but the last step pass.
+    #[test]
+    fn settings_out_of_range_are_named() {
+        type Edit = fn(&mut TrainConfig);
+        let group = ParamGroup {
+            prefix: "prior.".into(),
+            lr_scale: 10.0,
+            weight_decay: 0.0,
+            hold_steps: 9,
+        };
+        let valid = TrainConfig {
+            param_groups: vec![group.clone()],
+            ..config(10)
+        };
+        assert_eq!(valid.validate(), Ok(()));
+        assert_eq!(TrainConfig::default().validate(), Ok(()));
+        let edits: [(Edit, &[&str]); 11] = [
+            (|c| c.steps = 0, &["steps", "0"]),
+            (|c| c.lr = -1e-3, &["lr", "-0.001"]),
+            (|c| c.lr = f64::NAN, &["lr", "NaN"]),
+            (|c| c.clip_norm = 0.0, &["clip_norm", "0"]),
+            (|c| c.final_lr_ratio = 1.5, &["final_lr_ratio", "1.5"]),
+            (|c| c.adamw.beta2 = 1.0, &["adamw.beta2", "1"]),
+            (|c| c.adamw.eps = 0.0, &["adamw.eps", "0"]),
+            (
+                |c| c.adamw.weight_decay = -1.0,
+                &["adamw.weight_decay", "-1"],
+            ),
+            (
+                |c| c.param_groups[0].lr_scale = -2.0,
+                &["'prior.'", "lr_scale", "-2"],
+            ),
+            (
+                |c| c.param_groups[0].hold_steps = 10,
+                &["'prior.'", "hold_steps 10", "10 steps"],
+            ),
+            (|c| c.param_groups[0].prefix.clear(), &["empty prefix"]),
+        ];
+        for (edit, words) in edits {
+            let mut bad = valid.clone();
+            edit(&mut bad);
+            let message = bad.validate().unwrap_err();
+            assert!(words.iter().all(|w| message.contains(w)), "{message}");
         }
     }
 
