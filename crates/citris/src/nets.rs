@@ -19,7 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module, ModuleT};
-use tch::Tensor;
+use tch::{Device, Kind, Tensor};
 
 use crate::{Error, Result};
 
@@ -376,6 +376,18 @@ impl GaussianHead {
         Ok(Self { scale })
     }
 
+    /// The raw log-std outputs [L] that the squash maps to `log_std` (as near as its
+    /// bound s allows: at most 0.95 s away from 0), for a head that must start at a
+    /// known noise level.
+    pub fn raw_log_std(&self, log_std: f64, latents: i64, device: Device) -> Tensor {
+        let s = match &self.scale {
+            Scale::Learned(rho) => rho.detach().softplus(),
+            Scale::Fixed(s) => Tensor::full([latents], *s, (Kind::Float, device)),
+        };
+        let target = (&s * 0.95).clamp_max(log_std.abs()) * log_std.signum();
+        (target / &s).atanh() * s
+    }
+
     /// (mean, log-std) of `stats` [B, 2L].
     pub fn forward(&self, stats: &Tensor) -> (Tensor, Tensor) {
         let halves = stats.chunk(2, -1);
@@ -533,6 +545,27 @@ mod tests {
                 (log_std.double_value(&[0, 1]) - s).abs() < 1e-5,
                 "saturates at s"
             );
+        }
+    }
+
+    /// The raw output for a log-std comes back through the squash: exactly where the
+    /// bound allows it (32 × 32: s = 4), at 0.95 s where it does not (64 × 64: s = ln 2).
+    #[test]
+    fn raw_log_std_inverts_the_squash_within_its_bound() {
+        let mut cfg = config(64);
+        cfg.latents = 3;
+        let log_std = 0.05f64.ln();
+        for (size, expected) in [(32, log_std), (64, -0.95 * std::f64::consts::LN_2)] {
+            cfg.image_size = size;
+            let vs = nn::VarStore::new(Device::Cpu);
+            let head = GaussianHead::new(vs.root(), &cfg).unwrap();
+            let raw = head.raw_log_std(log_std, 3, Device::Cpu);
+            let stats = Tensor::cat(&[raw.zeros_like(), raw], 0).view([1, 6]);
+            let (_, squashed) = head.forward(&stats);
+            for l in 0..3 {
+                let got = squashed.double_value(&[0, l]);
+                assert!((got - expected).abs() < 1e-5, "{size}: {got} vs {expected}");
+            }
         }
     }
 

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 use tch::{Device, Tensor};
 
+use crate::autoencoder::AutoencoderConfig;
 use crate::data::{Sequence, TargetGroups, TrisData};
 use crate::nets::NetConfig;
 use crate::nf::{self, CitrisNf, NfConfig};
@@ -339,7 +340,15 @@ pub fn train(
     let report = match &mut trained.model {
         TrainedModel::Vae { vs, model } => {
             if !run.has_checkpoint() {
-                initialise(vs, config, progress)?;
+                let transfer = initialise(vs, config, progress)?;
+                let code_is_mean = transfer.is_some_and(|t| {
+                    t.first_half
+                        .iter()
+                        .any(|n| n.starts_with("encoder.output."))
+                });
+                if code_is_mean {
+                    model.start_posterior_std(vs, AutoencoderConfig::default().noise_level)?;
+                }
             }
             let mut objective =
                 CitrisObjective::new(model, &sequence, config.data.batch, config.data.seed)?;
@@ -352,31 +361,44 @@ pub fn train(
 
 /// Copies the weights of `config.init_from` (when set) into `vs`, saying on stderr
 /// (with a visible `progress`) which variables kept their initialisation.
-pub(crate) fn initialise(vs: &mut VarStore, config: &RunConfig, progress: &Progress) -> Result<()> {
+pub(crate) fn initialise(
+    vs: &mut VarStore,
+    config: &RunConfig,
+    progress: &Progress,
+) -> Result<Option<nn::checkpoint::Transfer>> {
     let Some(path) = &config.init_from else {
-        return Ok(());
+        return Ok(None);
     };
     let transfer = nn::checkpoint::load_matching(path, vs)?;
     if progress.visible {
+        let halves = match transfer.first_half.is_empty() {
+            true => String::new(),
+            false => format!(
+                " and the mean half of {} (its log-std half starts the posterior at the \
+                 autoencoder's training noise)",
+                transfer.first_half.join(", ")
+            ),
+        };
         eprintln!(
-            "{}: started {} of {} variables from {}; kept as initialised: {}",
+            "{}: started {} of {} variables from {}{halves}; kept as initialised: {}",
             progress.label,
             transfer.copied.len(),
-            transfer.copied.len() + transfer.kept.len(),
+            transfer.copied.len() + transfer.first_half.len() + transfer.kept.len(),
             path.display(),
             describe_kept(&transfer)
         );
     }
-    Ok(())
+    Ok(Some(transfer))
 }
 
-/// The variables a transfer left alone, by module: a module none of whose variables was
-/// copied by its name ("prior"), the others variable by variable ("encoder.output.bias").
+/// The variables a transfer left alone, by module: a module none of whose variables took
+/// a weight by its name ("prior"), the others variable by variable ("encoder.output.bias").
 fn describe_kept(transfer: &nn::checkpoint::Transfer) -> String {
     let module = |name: &str| name.split('.').next().unwrap_or(name).to_string();
     let mut parts: Vec<String> = Vec::new();
     for name in &transfer.kept {
-        let part = match transfer.copied.iter().any(|c| module(c) == module(name)) {
+        let mut started = transfer.copied.iter().chain(&transfer.first_half);
+        let part = match started.any(|c| module(c) == module(name)) {
             true => name.clone(),
             false => module(name),
         };

@@ -28,7 +28,7 @@
 use nn::batches::Batches;
 use nn::train::{Loss, Objective};
 use serde::{Deserialize, Serialize};
-use tch::nn::Path;
+use tch::nn::{Path, VarStore};
 use tch::{Device, Kind, Tensor};
 
 use crate::classifier::TargetClassifier;
@@ -223,6 +223,33 @@ impl CitrisVae {
     /// the β-VAE, which has no assignment.
     pub fn hard_assignment(&self) -> Option<Vec<usize>> {
         self.prior().map(TransitionPrior::hard_assignment)
+    }
+
+    /// Sets the log-std half of the encoder's output layer (weights 0) so that q(z | x)
+    /// starts with standard deviation `std` for every image, as near as the head's
+    /// squash allows. After `--init-from` has given the mean half an autoencoder's code,
+    /// the VAE then starts where the autoencoder trained — its code plus small noise —
+    /// instead of with a fresh head's random noise scales (up to e⁴ on the 32 × 32
+    /// networks), which drown the code the decoder knows and which a deep flow prior
+    /// amplifies until the KL term overflows.
+    pub fn start_posterior_std(&self, vs: &VarStore, std: f64) -> Result<()> {
+        let variables = vs.variables();
+        let latents = self.net.latents;
+        let raw = self.head.raw_log_std(std.ln(), latents, self.device);
+        let layer = |name: &str| {
+            variables
+                .get(&format!("encoder.output.{name}"))
+                .ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "the encoder has no output {name} to start at σ = {std}"
+                    ))
+                })
+        };
+        tch::no_grad(|| {
+            let _ = layer("weight")?.narrow(0, latents, latents).zero_();
+            layer("bias")?.narrow(0, latents, latents).copy_(&raw);
+            Ok(())
+        })
     }
 
     /// Posterior mean and log-std [B, L] of images [B, C, S, S] in [−1, 1].
@@ -476,6 +503,22 @@ mod tests {
             targets,
             latents: None,
         }
+    }
+
+    /// With the log-std half set, every image's posterior has the requested standard
+    /// deviation and the mean half is untouched.
+    #[test]
+    fn the_posterior_starts_at_a_given_noise_level() {
+        let vs = VarStore::new(Device::Cpu);
+        let vae = model(&vs, VaeKind::Citris);
+        let images = Tensor::rand([4, 3, 32, 32], (Kind::Float, Device::Cpu)) * 2.0 - 1.0;
+        let (mean_before, log_std_before) = vae.posterior(&images, false);
+        assert!(f64::try_from(log_std_before.std(false)).unwrap() > 1e-3);
+        vae.start_posterior_std(&vs, 0.05).unwrap();
+        let (mean, log_std) = vae.posterior(&images, false);
+        assert!(mean.allclose(&mean_before, 1e-6, 1e-6, false));
+        let error = (log_std - 0.05f64.ln()).abs().max();
+        assert!(f64::try_from(error).unwrap() < 1e-5);
     }
 
     #[test]

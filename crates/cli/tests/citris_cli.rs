@@ -239,11 +239,12 @@ fn a_citris_vae_starts_from_a_citris_nf_autoencoder() {
         &["--init-from", &autoencoder.display().to_string()],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    // The autoencoder's encoder (all but its output layer, which has no log-std half)
-    // and decoder; the prior and classifier are CITRIS-VAE's own.
+    // The autoencoder's encoder and decoder, its output layer as the posterior's mean
+    // (the first half of the VAE's [mean, log-std] output); the prior and classifier
+    // are CITRIS-VAE's own.
     let weights = autoencoder.join("model.safetensors").display().to_string();
     assert!(
-        stderr.contains(&format!("started 36 of 54 variables from {weights}; kept as initialised: classifier, encoder.output.bias, encoder.output.weight, prior")),
+        stderr.contains(&format!("started 36 of 54 variables from {weights} and the mean half of encoder.output.bias, encoder.output.weight (its log-std half starts the posterior at the autoencoder's training noise); kept as initialised: classifier, prior")),
         "{stderr}"
     );
     let config = std::fs::read_to_string(std::path::Path::new(&vae).join("config.toml")).unwrap();

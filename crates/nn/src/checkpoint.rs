@@ -85,43 +85,68 @@ pub fn load_weights(path: &Path, vs: &mut VarStore) -> Result<()> {
     })
 }
 
-/// What [`load_matching`] did: the model's variables that took a saved weight, and those
-/// it left as initialised (no weight of that name and shape in the file); both sorted.
+/// What [`load_matching`] did, each list sorted: the model's variables that took a saved
+/// weight, those whose first half along the leading dimension took one (see
+/// [`load_matching`]), and those left as initialised.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transfer {
     pub copied: Vec<String>,
+    pub first_half: Vec<String>,
     pub kept: Vec<String>,
 }
 
 /// Copies into `vs` every weight of a weight file (anything [`load_weights`] reads) whose
 /// name and shape match one of its variables, and leaves the others as they are: to
 /// start a model from a related one — a CITRIS-VAE from a CITRIS-NF autoencoder, whose
-/// encoder differs only in its output layer. Fails when no weight matches, since that
-/// is the wrong file rather than a partial transfer.
+/// encoder differs only in its output layer. A saved weight of a variable's name that
+/// is exactly its first half along the leading dimension fills that half: a Gaussian
+/// head's output is [mean, log-std], so an autoencoder's output layer becomes the mean
+/// and the VAE starts encoding what the autoencoder did (a random mean would hand the
+/// trained decoder noise, and far-out codes that a deep flow prior amplifies). Fails
+/// when no weight matches, since that is the wrong file rather than a partial transfer.
 pub fn load_matching(path: &Path, vs: &mut VarStore) -> Result<Transfer> {
     let saved = read_weights(path)?;
     let mut variables = vs.variables();
-    let (mut copied, mut kept) = (Vec::new(), Vec::new());
+    let (mut copied, mut first_half, mut kept) = (Vec::new(), Vec::new(), Vec::new());
     tch::no_grad(|| {
         for (name, target) in variables.iter_mut() {
-            match saved.get(name).filter(|s| s.size() == target.size()) {
-                Some(source) => {
+            match saved.get(name) {
+                Some(source) if source.size() == target.size() => {
                     copy_weight(target, source);
                     copied.push(name.clone());
                 }
-                None => kept.push(name.clone()),
+                Some(source) if is_first_half(&source.size(), &target.size()) => {
+                    copy_weight(&mut target.narrow(0, 0, source.size()[0]), source);
+                    first_half.push(name.clone());
+                }
+                _ => kept.push(name.clone()),
             }
         }
     });
-    if copied.is_empty() {
+    if copied.is_empty() && first_half.is_empty() {
         return Err(NnError::MismatchedCheckpoint {
             path: path.to_path_buf(),
             problem: "no weight matches a variable of this model in name and shape".into(),
         });
     }
     copied.sort();
+    first_half.sort();
     kept.sort();
-    Ok(Transfer { copied, kept })
+    Ok(Transfer {
+        copied,
+        first_half,
+        kept,
+    })
+}
+
+/// Whether a saved shape is a variable's shape with half its leading dimension.
+fn is_first_half(saved: &[i64], variable: &[i64]) -> bool {
+    match (saved.split_first(), variable.split_first()) {
+        (Some((rows, rest)), Some((all_rows, all_rest))) => {
+            2 * rows == *all_rows && rest == all_rest
+        }
+        _ => false,
+    }
 }
 
 /// The weights of a weight file or, from a full checkpoint, its model part.
@@ -314,6 +339,7 @@ mod tests {
         let head_before = head.ws.copy();
         let transfer = load_matching(&path, &mut target).unwrap();
         assert_eq!(transfer.copied, ["trunk.bias", "trunk.weight"]);
+        assert!(transfer.first_half.is_empty());
         assert_eq!(transfer.kept, ["layer.bias", "layer.weight", "own"]);
         assert!(trunk.ws.equal(&trunk2.ws));
         assert!(
@@ -332,6 +358,40 @@ mod tests {
         );
         let err = saved_step(&dir.path().join("none.safetensors")).unwrap_err();
         assert!(err.to_string().contains("none.safetensors"), "{err}");
+    }
+
+    /// An autoencoder's output layer (L rows) into a Gaussian head's (2L rows: mean,
+    /// then log-std): the mean half takes it, the log-std half keeps its initialisation.
+    #[test]
+    fn a_weight_of_half_the_rows_fills_the_first_half() {
+        let _generator = crate::test_support::exclusive_generator();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("autoencoder.safetensors");
+        let source = VarStore::new(Device::Cpu);
+        let code = model(&source, 2);
+        save_weights(&path, &source).unwrap();
+
+        let mut target = VarStore::new(Device::Cpu);
+        let head = model(&target, 4);
+        let log_std_before = head.ws.narrow(0, 2, 2).copy();
+        let transfer = load_matching(&path, &mut target).unwrap();
+        assert!(transfer.copied.is_empty() && transfer.kept.is_empty());
+        assert_eq!(transfer.first_half, ["layer.bias", "layer.weight"]);
+        assert!(head.ws.narrow(0, 0, 2).equal(&code.ws));
+        let bias = head.bs.as_ref().unwrap();
+        assert!(bias.narrow(0, 0, 2).equal(code.bs.as_ref().unwrap()));
+        assert!(head.ws.narrow(0, 2, 2).equal(&log_std_before));
+
+        // Not a half: three rows against two; other trailing dimensions (the bias is).
+        let mut other = VarStore::new(Device::Cpu);
+        let _ = nn::linear(other.root() / "layer", 3, 3, Default::default());
+        let err = load_matching(&path, &mut other).unwrap_err().to_string();
+        assert!(err.contains("no weight matches"), "{err}");
+        let mut wider = VarStore::new(Device::Cpu);
+        let _ = nn::linear(wider.root() / "layer", 5, 4, Default::default());
+        let transfer = load_matching(&path, &mut wider).unwrap();
+        assert_eq!(transfer.first_half, ["layer.bias"]);
+        assert_eq!(transfer.kept, ["layer.weight"]);
     }
 
     #[test]
