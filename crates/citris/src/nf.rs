@@ -344,8 +344,9 @@ pub fn train(
                 run.checkpoint_path().display()
             )));
         }
-        if !ae_run.has_checkpoint() {
-            crate::training::initialise(&mut model.ae_vs, config, progress)?;
+        if let (false, Some(weights)) = (ae_run.has_checkpoint(), &config.init_from) {
+            let transfer = nn::checkpoint::load_matching(weights, &mut model.ae_vs)?;
+            crate::training::announce_start(progress, weights, &transfer, None);
         }
         let mut objective = AutoencoderObjective::new(
             &model.parts.autoencoder,

@@ -1,7 +1,7 @@
 //! Runs: a model trained on a data set into a run directory (`config.toml`, checkpoints,
 //! `metrics.csv`, weights), resumable, and loaded back for evaluation and queries.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use nn::optim::{AdamWConfig, ParamGroup};
 use nn::run_dir::RunDir;
@@ -13,7 +13,7 @@ use tch::{Device, Tensor};
 use crate::autoencoder::AutoencoderConfig;
 use crate::data::{Sequence, TargetGroups, TrisData};
 use crate::nets::NetConfig;
-use crate::nf::{self, CitrisNf, NfConfig};
+use crate::nf::{self, CitrisNf, NfConfig, AUTOENCODER_DIR};
 use crate::representation::Representation;
 use crate::vae::{CitrisObjective, CitrisVae, CitrisVaeConfig, VaeKind};
 use crate::{Error, Result};
@@ -339,19 +339,15 @@ pub fn train(
     let mut trained = TrainedRun::new(config, device)?;
     let report = match &mut trained.model {
         TrainedModel::Vae { vs, model } => {
-            if !run.has_checkpoint() {
-                let transfer = initialise(vs, config, progress)?;
-                let code_is_mean = transfer.is_some_and(|t| {
-                    t.first_half
-                        .iter()
-                        .any(|n| n.starts_with("encoder.output."))
-                });
-                if code_is_mean {
-                    model.start_posterior_std(vs, AutoencoderConfig::default().noise_level)?;
-                }
+            if let (false, Some(weights)) = (run.has_checkpoint(), &config.init_from) {
+                let start = model.start_from(vs, weights, autoencoder_noise_level(weights)?)?;
+                announce_start(progress, weights, &start.transfer, start.posterior_std);
             }
             let mut objective =
                 CitrisObjective::new(model, &sequence, config.data.batch, config.data.seed)?;
+            if !run.has_checkpoint() {
+                objective.initialise_flow_prior();
+            }
             fit(vs, &mut objective, run, &config.train, progress)?
         }
         TrainedModel::Nf(model) => nf::train(model, run, config, &sequence, progress)?,
@@ -359,36 +355,56 @@ pub fn train(
     Ok((trained, report))
 }
 
-/// Copies the weights of `config.init_from` (when set) into `vs`, saying on stderr
-/// (with a visible `progress`) which variables kept their initialisation.
-pub(crate) fn initialise(
-    vs: &mut VarStore,
-    config: &RunConfig,
-    progress: &Progress,
-) -> Result<Option<nn::checkpoint::Transfer>> {
-    let Some(path) = &config.init_from else {
-        return Ok(None);
+/// The latent noise the autoencoder whose weights are at `weights` trained with: a
+/// CITRIS-NF run keeps its autoencoder in `RUN/autoencoder/` and that noise in
+/// `RUN/config.toml`. Weights from anywhere else get the default autoencoder's.
+fn autoencoder_noise_level(weights: &Path) -> Result<f64> {
+    let default = AutoencoderConfig::default().noise_level;
+    let source_run = weights
+        .parent()
+        .filter(|dir| dir.file_name() == Some(AUTOENCODER_DIR.as_ref()))
+        .and_then(Path::parent)
+        .filter(|root| root.join("config.toml").is_file());
+    let Some(root) = source_run else {
+        return Ok(default);
     };
-    let transfer = nn::checkpoint::load_matching(path, vs)?;
-    if progress.visible {
-        let halves = match transfer.first_half.is_empty() {
-            true => String::new(),
-            false => format!(
-                " and the mean half of {} (its log-std half starts the posterior at the \
-                 autoencoder's training noise)",
-                transfer.first_half.join(", ")
-            ),
-        };
-        eprintln!(
-            "{}: started {} of {} variables from {}{halves}; kept as initialised: {}",
-            progress.label,
-            transfer.copied.len(),
-            transfer.copied.len() + transfer.first_half.len() + transfer.kept.len(),
-            path.display(),
-            describe_kept(&transfer)
-        );
+    let source: RunConfig = RunDir::open(root)?.read_config()?;
+    Ok(match source.model {
+        ModelConfig::Nf(nf) => nf.autoencoder.noise_level,
+        ModelConfig::Vae(_) => default,
+    })
+}
+
+/// Says on stderr (with a visible `progress`) what starting from `weights` did: which
+/// variables took a weight, which only their first half (with the σ the posterior then
+/// starts at, when that half was a VAE's posterior mean), and which kept their
+/// initialisation.
+pub(crate) fn announce_start(
+    progress: &Progress,
+    weights: &Path,
+    transfer: &nn::checkpoint::Transfer,
+    posterior_std: Option<f64>,
+) {
+    if !progress.visible {
+        return;
     }
-    Ok(Some(transfer))
+    let halves = match (transfer.first_half.is_empty(), posterior_std) {
+        (true, _) => String::new(),
+        (false, None) => format!(" and the first half of {}", transfer.first_half.join(", ")),
+        (false, Some(std)) => format!(
+            " and the mean half of {} (its log-std half starts the posterior at the \
+             autoencoder's training noise, σ {std})",
+            transfer.first_half.join(", ")
+        ),
+    };
+    eprintln!(
+        "{}: started {} of {} variables from {}{halves}; kept as initialised: {}",
+        progress.label,
+        transfer.copied.len(),
+        transfer.copied.len() + transfer.first_half.len() + transfer.kept.len(),
+        weights.display(),
+        describe_kept(transfer)
+    );
 }
 
 /// The variables a transfer left alone, by module: a module none of whose variables took

@@ -32,7 +32,7 @@ use tch::nn::{Path, VarStore};
 use tch::{Device, Kind, Tensor};
 
 use crate::classifier::TargetClassifier;
-use crate::data::Sequence;
+use crate::data::{to_input, Sequence};
 use crate::error::check_non_negative;
 use crate::flow::{Flow, FlowConfig};
 use crate::nets::{Decoder, Encoder, GaussianHead, NetConfig};
@@ -151,6 +151,22 @@ struct CausalParts {
     flow: Option<Flow>,
 }
 
+/// Frames whose posterior samples data-initialise a flow prior, as many as CITRIS-NF's
+/// flow starts from.
+const FLOW_INIT_FRAMES: i64 = 1024;
+
+/// Name prefix of the encoder's output layer, whose rows are the posterior's
+/// [mean, log-std].
+const POSTERIOR_LAYER: &str = "encoder.output.";
+
+/// How [`CitrisVae::start_from`] started a model: the weights it took, and the σ its
+/// posterior starts at when only the mean came from the file.
+#[derive(Debug)]
+pub struct Start {
+    pub transfer: nn::checkpoint::Transfer,
+    pub posterior_std: Option<f64>,
+}
+
 /// CITRIS-VAE or the β-VAE baseline; the weights live in the `VarStore` of the path it
 /// was built on, the target classifier's under `classifier` (the reference trains them
 /// with their own learning rate).
@@ -225,6 +241,35 @@ impl CitrisVae {
         self.prior().map(TransitionPrior::hard_assignment)
     }
 
+    /// Starts the model from the weights at `weights` (see
+    /// [`nn::checkpoint::load_matching`]). When they fill only the posterior's mean — an
+    /// autoencoder's output layer, L rows of the VAE's 2L — the log-std half starts at
+    /// `autoencoder_noise`, the σ the autoencoder trained with
+    /// ([`Self::start_posterior_std`]).
+    pub fn start_from(
+        &self,
+        vs: &mut VarStore,
+        weights: &std::path::Path,
+        autoencoder_noise: f64,
+    ) -> Result<Start> {
+        let transfer = nn::checkpoint::load_matching(weights, vs)?;
+        let mean_only = transfer
+            .first_half
+            .iter()
+            .any(|name| name.starts_with(POSTERIOR_LAYER));
+        let posterior_std = match mean_only {
+            true => {
+                self.start_posterior_std(vs, autoencoder_noise)?;
+                Some(autoencoder_noise)
+            }
+            false => None,
+        };
+        Ok(Start {
+            transfer,
+            posterior_std,
+        })
+    }
+
     /// Sets the log-std half of the encoder's output layer (weights 0) so that q(z | x)
     /// starts with standard deviation `std` for every image, as near as the head's
     /// squash allows. After `--init-from` has given the mean half an autoencoder's code,
@@ -238,7 +283,7 @@ impl CitrisVae {
         let raw = self.head.raw_log_std(std.ln(), latents, self.device);
         let layer = |name: &str| {
             variables
-                .get(&format!("encoder.output.{name}"))
+                .get(&format!("{POSTERIOR_LAYER}{name}"))
                 .ok_or_else(|| {
                     Error::Invalid(format!(
                         "the encoder has no output {name} to start at σ = {std}"
@@ -280,6 +325,30 @@ impl CitrisVae {
             None => z.shallow_clone(),
         };
         self.decoder.forward_t(&z, false)
+    }
+
+    /// Data-initialises the flow prior's ActNorm layers (a no-op without a flow prior,
+    /// or once initialised) on posterior samples of `frames` [N, C, S, S] `u8`,
+    /// encoded in chunks of a batch's size. The first training batch alone would do it
+    /// otherwise: a few dozen codes, whose spread underestimates that of latents which
+    /// rarely move, so that a later batch's outlier comes out of the first ActNorm up
+    /// to e³ too far and a deep flow multiplies it into a KL of 10¹⁵ or an infinite
+    /// gradient. CITRIS-NF's flow starts from 1,024 encodings for the same reason.
+    pub fn initialise_flow_prior(&self, frames: &Tensor, chunk: i64) {
+        let Some(flow) = self.flow().filter(|flow| !flow.is_initialised()) else {
+            return;
+        };
+        tch::no_grad(|| {
+            let samples: Vec<Tensor> = frames
+                .split(chunk.max(2), 0)
+                .iter()
+                .map(|part| {
+                    let (mean, log_std) = self.posterior(&to_input(part, self.device), true);
+                    &mean + mean.randn_like() * log_std.exp()
+                })
+                .collect();
+            let _ = flow.forward(&Tensor::cat(&samples, 0));
+        });
     }
 
     /// ‖decode(z) − x‖² summed over channels and pixels, averaged over the batch.
@@ -440,6 +509,19 @@ impl<'a> CitrisObjective<'a> {
             sequence,
             batches: Batches::new(sequence.pairs() as usize, batch, seed),
         })
+    }
+}
+
+impl CitrisObjective<'_> {
+    /// Data-initialises the model's flow prior, if it has one, on the first
+    /// [`FLOW_INIT_FRAMES`] frames of the sequence (see
+    /// [`CitrisVae::initialise_flow_prior`]); call it before the first step of a new run.
+    pub fn initialise_flow_prior(&self) {
+        let frames = self.sequence.frames.size()[0].min(FLOW_INIT_FRAMES);
+        self.model.initialise_flow_prior(
+            &self.sequence.frames.narrow(0, 0, frames),
+            2 * self.batches.batch() as i64,
+        );
     }
 }
 
@@ -710,6 +792,44 @@ mod tests {
             (mc - exact).abs() < 4.0 * standard_error,
             "Monte Carlo {mc} ± {standard_error} vs closed form {exact}"
         );
+    }
+
+    /// The flow prior starts standardised over the whole initialisation sample, not a
+    /// batch of it, and a second initialisation changes nothing.
+    #[test]
+    fn the_flow_prior_is_initialised_on_many_frames() {
+        tch::manual_seed(5);
+        let vs = VarStore::new(Device::Cpu);
+        // One block whose autoregressive layer is the identity: only ActNorm acts.
+        let model = flow_prior_model(&vs, 1, 0.0);
+        let data = sequence();
+        let objective = CitrisObjective::new(&model, &data, 13, 0).unwrap();
+        let flow = model.flow().unwrap();
+        assert!(!flow.is_initialised());
+        // One chunk of all 25 frames: the same seed draws the same posterior samples.
+        tch::manual_seed(6);
+        objective.initialise_flow_prior();
+        assert!(flow.is_initialised());
+        tch::manual_seed(6);
+        let x = to_input(&data.frames, Device::Cpu);
+        let (mean, log_std) = model.posterior(&x, true);
+        let samples = &mean + mean.randn_like() * log_std.exp();
+        let u = tch::no_grad(|| flow.forward(&samples).0);
+        let worst = |t: Tensor| f64::try_from(t.abs().max()).unwrap();
+        assert!(worst(u.mean_dim(0, false, Kind::Float)) < 1e-4);
+        assert!(worst(u.std_dim(0, true, false) - 1.0) < 1e-4);
+
+        let weights = |vs: &VarStore| {
+            let mut all: Vec<_> = vs.variables().into_iter().collect();
+            all.sort_by(|a, b| a.0.cmp(&b.0));
+            all.into_iter().map(|(_, t)| t.copy()).collect::<Vec<_>>()
+        };
+        let before = weights(&vs);
+        let other = CitrisObjective::new(&model, &data, 2, 1).unwrap();
+        other.initialise_flow_prior();
+        for (a, b) in before.iter().zip(weights(&vs)) {
+            assert!(a.equal(&b));
+        }
     }
 
     /// With the flow prior the representation is f(posterior mean), decode inverts f,

@@ -122,8 +122,8 @@ pub struct CitrisTrainArgs {
     /// `model.safetensors` (or that file's directory), e.g. `RUN/autoencoder` of a
     /// CITRIS-NF run to start a CITRIS-VAE with the scene's objects already drawn.
     /// Variables whose name and shape match are copied, an autoencoder's output layer
-    /// becomes the posterior's mean (with σ starting at the autoencoder's training
-    /// noise, 0.05), and the others are listed.
+    /// becomes the posterior's mean (with σ starting at the noise that autoencoder
+    /// trained with, from its run's config.toml), and the others are listed.
     #[arg(long, conflicts_with = "resume", value_name = "FILE|DIR")]
     init_from: Option<PathBuf>,
     #[arg(long, conflicts_with = "resume", default_value_t = 0)]

@@ -244,11 +244,31 @@ fn a_citris_vae_starts_from_a_citris_nf_autoencoder() {
     // are CITRIS-VAE's own.
     let weights = autoencoder.join("model.safetensors").display().to_string();
     assert!(
-        stderr.contains(&format!("started 36 of 54 variables from {weights} and the mean half of encoder.output.bias, encoder.output.weight (its log-std half starts the posterior at the autoencoder's training noise); kept as initialised: classifier, prior")),
+        stderr.contains(&format!("started 36 of 54 variables from {weights} and the mean half of encoder.output.bias, encoder.output.weight (its log-std half starts the posterior at the autoencoder's training noise, σ 0.05); kept as initialised: classifier, prior")),
         "{stderr}"
     );
     let config = std::fs::read_to_string(std::path::Path::new(&vae).join("config.toml")).unwrap();
     assert!(config.contains("init_from = "), "{config}");
+
+    // σ is the one the autoencoder trained with, read from its run's configuration.
+    let nf_config = nf.join("config.toml");
+    let text = std::fs::read_to_string(&nf_config).unwrap();
+    assert!(text.contains("noise_level = 0.05"), "{text}");
+    std::fs::write(
+        &nf_config,
+        text.replace("noise_level = 0.05", "noise_level = 0.02"),
+    )
+    .unwrap();
+    let quieter = dir.path().join("quieter").display().to_string();
+    let out = tiny_train(
+        "citris-vae",
+        &data,
+        &quieter,
+        "4",
+        &["--init-from", &autoencoder.display().to_string()],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("training noise, σ 0.02)"), "{stderr}");
 
     let missing = dir.path().join("missing").display().to_string();
     let run = dir.path().join("other").display().to_string();

@@ -25,6 +25,11 @@ impl Batches {
         }
     }
 
+    /// Rows per batch (at most the number of rows).
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
     /// The indices of training step `step`'s batch.
     pub fn indices(&mut self, step: usize) -> Tensor {
         let per_epoch = (self.n / self.batch).max(1);
