@@ -329,11 +329,13 @@ impl CitrisVae {
 
     /// Data-initialises the flow prior's ActNorm layers (a no-op without a flow prior,
     /// or once initialised) on posterior samples of `frames` [N, C, S, S] `u8`,
-    /// encoded in chunks of a batch's size. The first training batch alone would do it
-    /// otherwise: a few dozen codes, whose spread underestimates that of latents which
-    /// rarely move, so that a later batch's outlier comes out of the first ActNorm up
-    /// to e³ too far and a deep flow multiplies it into a KL of 10¹⁵ or an infinite
-    /// gradient. CITRIS-NF's flow starts from 1,024 encodings for the same reason.
+    /// encoded in training mode in chunks of a training step's size (so BatchNorm sees
+    /// what a step sees, and its running statistics move as a step would move them).
+    /// The first training batch alone would do it otherwise: a few dozen codes, whose
+    /// spread underestimates that of latents which rarely move, so that a later batch's
+    /// outlier comes out of the first ActNorm up to e³ too far and a deep flow
+    /// multiplies it (a 16-block flow prior: a KL of 10¹⁴ or an infinite gradient in
+    /// the first 20 steps). CITRIS-NF's flow likewise starts from 1,024 encodings.
     pub fn initialise_flow_prior(&self, frames: &Tensor, chunk: i64) {
         let Some(flow) = self.flow().filter(|flow| !flow.is_initialised()) else {
             return;
