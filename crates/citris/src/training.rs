@@ -339,13 +339,15 @@ pub fn train(
     let mut trained = TrainedRun::new(config, device)?;
     let report = match &mut trained.model {
         TrainedModel::Vae { vs, model } => {
-            if let (false, Some(weights)) = (run.has_checkpoint(), &config.init_from) {
+            // A run with a checkpoint resumes from it; only a new run takes a start.
+            let fresh = !run.has_checkpoint();
+            if let (true, Some(weights)) = (fresh, &config.init_from) {
                 let start = model.start_from(vs, weights, autoencoder_noise_level(weights)?)?;
                 announce_start(progress, weights, &start.transfer, start.posterior_std);
             }
             let mut objective =
                 CitrisObjective::new(model, &sequence, config.data.batch, config.data.seed)?;
-            if !run.has_checkpoint() {
+            if fresh {
                 objective.initialise_flow_prior();
             }
             fit(vs, &mut objective, run, &config.train, progress)?

@@ -230,15 +230,18 @@ fn a_citris_vae_starts_from_a_citris_nf_autoencoder() {
     let nf = dir.path().join("nf");
     tiny_train("citris-nf", &data, &nf.display().to_string(), "4", &[]);
     let autoencoder = nf.join("autoencoder");
+    let start_vae_from_autoencoder = |run: &str| {
+        let out = tiny_train(
+            "citris-vae",
+            &data,
+            run,
+            "4",
+            &["--init-from", &autoencoder.display().to_string()],
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
     let vae = dir.path().join("vae").display().to_string();
-    let out = tiny_train(
-        "citris-vae",
-        &data,
-        &vae,
-        "4",
-        &["--init-from", &autoencoder.display().to_string()],
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = start_vae_from_autoencoder(&vae);
     // The autoencoder's encoder and decoder, its output layer as the posterior's mean
     // (the first half of the VAE's [mean, log-std] output); the prior and classifier
     // are CITRIS-VAE's own.
@@ -260,14 +263,7 @@ fn a_citris_vae_starts_from_a_citris_nf_autoencoder() {
     )
     .unwrap();
     let quieter = dir.path().join("quieter").display().to_string();
-    let out = tiny_train(
-        "citris-vae",
-        &data,
-        &quieter,
-        "4",
-        &["--init-from", &autoencoder.display().to_string()],
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = start_vae_from_autoencoder(&quieter);
     assert!(stderr.contains("training noise, σ 0.02)"), "{stderr}");
 
     let missing = dir.path().join("missing").display().to_string();
