@@ -345,6 +345,7 @@ pub fn train(
             )));
         }
         if let (false, Some(weights)) = (ae_run.has_checkpoint(), &config.init_from) {
+            let weights = std::slice::from_ref(weights);
             let transfer = nn::checkpoint::load_matching(weights, &mut model.ae_vs)?;
             crate::training::announce_start(progress, weights, &transfer, None);
         }

@@ -235,6 +235,28 @@ impl RunConfig {
         Ok(())
     }
 
+    /// Makes this CITRIS-VAE the shape of CITRIS-NF `source` — its autoencoder's network,
+    /// its flow as the flow prior, its prior's and classifier's widths — so that starting
+    /// from that run's flow stage fills every variable. Errors for other models: only
+    /// CITRIS-VAE has a flow, a prior and a classifier to take.
+    pub fn take_architecture(&mut self, source: &NfConfig) -> Result<()> {
+        let vae = match &mut self.model {
+            ModelConfig::Vae(vae) if vae.kind == VaeKind::Citris => vae,
+            _ => {
+                return Err(Error::Invalid(format!(
+                    "a CITRIS-NF run's flow stage starts a CITRIS-VAE, not {}; start from \
+                     its autoencoder (RUN/{AUTOENCODER_DIR}) instead",
+                    self.kind().name()
+                )))
+            }
+        };
+        vae.prior.hidden = source.prior.hidden;
+        vae.classifier_hidden = source.classifier_hidden;
+        vae.flow_prior = Some(source.flow.clone());
+        self.net = source.autoencoder.net.clone();
+        Ok(())
+    }
+
     /// Checks the options a user can set; the message names the option.
     pub fn validate(&self) -> Result<()> {
         self.net.validate()?;
@@ -342,8 +364,9 @@ pub fn train(
             // A run with a checkpoint resumes from it; only a new run takes a start.
             let fresh = !run.has_checkpoint();
             if let (true, Some(weights)) = (fresh, &config.init_from) {
-                let start = model.start_from(vs, weights, autoencoder_noise_level(weights)?)?;
-                announce_start(progress, weights, &start.transfer, start.posterior_std);
+                let (files, autoencoder_noise) = start_files(weights)?;
+                let start = model.start_from(vs, &files, autoencoder_noise)?;
+                announce_start(progress, &files, &start.transfer, start.posterior_std);
             }
             let mut objective =
                 CitrisObjective::new(model, &sequence, config.data.batch, config.data.seed)?;
@@ -357,23 +380,71 @@ pub fn train(
     Ok((trained, report))
 }
 
-/// The latent noise the autoencoder whose weights are at `weights` trained with: a
-/// CITRIS-NF run keeps its autoencoder in `RUN/autoencoder/` and that noise in
-/// `RUN/config.toml`. Weights from anywhere else get the default autoencoder's.
-fn autoencoder_noise_level(weights: &Path) -> Result<f64> {
-    let default = AutoencoderConfig::default().noise_level;
-    let source_run = weights
-        .parent()
-        .filter(|dir| dir.file_name() == Some(AUTOENCODER_DIR.as_ref()))
-        .and_then(Path::parent)
-        .filter(|root| root.join("config.toml").is_file());
-    let Some(root) = source_run else {
-        return Ok(default);
-    };
-    let source: RunConfig = RunDir::open(root)?.read_config()?;
-    Ok(match source.model {
-        ModelConfig::Nf(nf) => nf.autoencoder.noise_level,
-        ModelConfig::Vae(_) => default,
+/// A CITRIS-NF run that weights given as `init_from` come from: its directory, its
+/// configuration and the stage that saved them.
+#[derive(Clone, Debug)]
+pub struct NfSource {
+    pub root: PathBuf,
+    pub config: NfConfig,
+    pub stage: NfStage,
+}
+
+/// The two stages of a CITRIS-NF run, each with its weight file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NfStage {
+    /// `RUN/autoencoder/`: the autoencoder (encoder and decoder).
+    Autoencoder,
+    /// `RUN/` itself: the flow, the transition prior with ψ, and the target classifier.
+    Flow,
+}
+
+impl NfSource {
+    /// The CITRIS-NF run whose weight file `weights` is — one in `RUN/autoencoder/` or in
+    /// `RUN/` of a run whose `config.toml` is CITRIS-NF's — or `None` for weights from
+    /// anywhere else.
+    pub fn of(weights: &Path) -> Result<Option<Self>> {
+        let parent = weights.parent().unwrap_or(Path::new(""));
+        let (root, stage) = match parent.file_name() == Some(AUTOENCODER_DIR.as_ref()) {
+            true => (
+                parent.parent().unwrap_or(Path::new("")),
+                NfStage::Autoencoder,
+            ),
+            false => (parent, NfStage::Flow),
+        };
+        if !root.join("config.toml").is_file() {
+            return Ok(None);
+        }
+        let source: RunConfig = RunDir::open(root)?.read_config()?;
+        Ok(match source.model {
+            ModelConfig::Nf(config) => Some(Self {
+                root: root.to_path_buf(),
+                config,
+                stage,
+            }),
+            ModelConfig::Vae(_) => None,
+        })
+    }
+}
+
+/// The weight files that starting from `weights` (a run's `init_from`) reads, in order,
+/// and the latent noise of the autoencoder they hold. A CITRIS-NF run's flow stage comes
+/// with that run's autoencoder, so that a CITRIS-VAE starts as the whole trained
+/// CITRIS-NF; a CITRIS-NF autoencoder alone gives the noise it trained with (from its
+/// run's `config.toml`); weights from anywhere else the default autoencoder's.
+pub fn start_files(weights: &Path) -> Result<(Vec<PathBuf>, f64)> {
+    let weights = weights.to_path_buf();
+    Ok(match NfSource::of(&weights)? {
+        Some(source) => {
+            let noise = source.config.autoencoder.noise_level;
+            match source.stage {
+                NfStage::Flow => {
+                    let autoencoder = RunDir::at(source.root.join(AUTOENCODER_DIR));
+                    (vec![autoencoder.weights_path(), weights], noise)
+                }
+                NfStage::Autoencoder => (vec![weights], noise),
+            }
+        }
+        None => (vec![weights], AutoencoderConfig::default().noise_level),
     })
 }
 
@@ -383,7 +454,7 @@ fn autoencoder_noise_level(weights: &Path) -> Result<f64> {
 /// initialisation.
 pub(crate) fn announce_start(
     progress: &Progress,
-    weights: &Path,
+    weights: &[PathBuf],
     transfer: &nn::checkpoint::Transfer,
     posterior_std: Option<f64>,
 ) {
@@ -404,7 +475,11 @@ pub(crate) fn announce_start(
         progress.label,
         transfer.copied.len(),
         transfer.copied.len() + transfer.first_half.len() + transfer.kept.len(),
-        weights.display(),
+        weights
+            .iter()
+            .map(|file| file.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" and "),
         describe_kept(transfer)
     );
 }

@@ -241,7 +241,7 @@ impl CitrisVae {
         self.prior().map(TransitionPrior::hard_assignment)
     }
 
-    /// Starts the model from the weights at `weights` (see
+    /// Starts the model from the weight files `weights`, in order (see
     /// [`nn::checkpoint::load_matching`]). When they fill only the posterior's mean — an
     /// autoencoder's output layer, L rows of the VAE's 2L — the log-std half starts at
     /// `autoencoder_noise`, the σ the autoencoder trained with
@@ -249,7 +249,7 @@ impl CitrisVae {
     pub fn start_from(
         &self,
         vs: &mut VarStore,
-        weights: &std::path::Path,
+        weights: &[std::path::PathBuf],
         autoencoder_noise: f64,
     ) -> Result<Start> {
         let transfer = nn::checkpoint::load_matching(weights, vs)?;

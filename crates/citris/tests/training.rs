@@ -5,7 +5,9 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use citris::data::TrisData;
 use citris::representation::encode_frames;
-use citris::training::{train, ModelKind, RunConfig, TrainedRun};
+use citris::training::{
+    start_files, train, ModelKind, NfSource, NfStage, RunConfig, TrainedModel, TrainedRun,
+};
 use nn::run_dir::RunDir;
 use nn::train::Progress;
 use scenes::tris::boxes::Boxes;
@@ -295,4 +297,64 @@ fn a_held_assignment_keeps_its_balanced_start_until_released() {
             );
         }
     }
+}
+
+/// `--init-from` a CITRIS-NF run: the CITRIS-VAE takes that run's shape and both of its
+/// weight files, and then encodes — posterior mean through the flow prior — exactly as
+/// the CITRIS-NF does (autoencoder through its flow), with the same ψ.
+#[test]
+fn a_citris_vae_started_from_a_citris_nf_run_encodes_as_it_does() {
+    let _rng = shared_rng();
+    let (_data_dir, data) = boxes(120, 5);
+    let frames = data.independent("test_indep").unwrap().frames;
+    let runs = tempfile::tempdir().unwrap();
+    let nf_run = RunDir::create(runs.path().join("nf")).unwrap();
+    let (nf, _) = train(
+        &nf_run,
+        &small_config(ModelKind::CitrisNf, &data, 12),
+        Device::Cpu,
+        &quiet(),
+    )
+    .unwrap();
+
+    let weights = nf_run.weights_path();
+    let source = NfSource::of(&weights).unwrap().unwrap();
+    assert_eq!(source.stage, NfStage::Flow);
+    let (files, noise) = start_files(&weights).unwrap();
+    let autoencoder = nf_run.root().join("autoencoder").join("model.safetensors");
+    assert_eq!(files, [autoencoder.clone(), weights.clone()]);
+    assert_eq!(noise, 0.05);
+    let only_autoencoder = NfSource::of(&autoencoder).unwrap().unwrap();
+    assert_eq!(only_autoencoder.stage, NfStage::Autoencoder);
+
+    let mut config = small_config(ModelKind::CitrisVae, &data, 12);
+    config.net.latents = 3;
+    config.take_architecture(&source.config).unwrap();
+    assert_eq!(config.net.latents, 6);
+    let mut vae = TrainedRun::new(&config, Device::Cpu).unwrap();
+    let TrainedModel::Vae { vs, model } = &mut vae.model else {
+        panic!("a CITRIS-VAE configuration built a CITRIS-NF");
+    };
+    let start = model.start_from(vs, &files, noise).unwrap();
+    assert!(start.transfer.kept.is_empty(), "{:?}", start.transfer.kept);
+    assert_eq!(start.posterior_std, Some(0.05));
+
+    let z_nf = encode_frames(nf.representation(), &frames, 32);
+    let z_vae = encode_frames(vae.representation(), &frames, 32);
+    let gap = (z_nf - z_vae).abs().max().double_value(&[]);
+    assert!(gap < 1e-4, "largest difference {gap}");
+    assert_eq!(
+        vae.representation().assignment(),
+        nf.representation().assignment()
+    );
+
+    let mut beta = small_config(ModelKind::BetaVae, &data, 12);
+    let err = beta
+        .take_architecture(&source.config)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("starts a CITRIS-VAE") && err.contains("autoencoder"),
+        "{err}"
+    );
 }

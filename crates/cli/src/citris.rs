@@ -12,7 +12,7 @@ use citris::eval::latent_views::{
 use citris::flow::FlowConfig;
 use citris::prior::InterventionModel;
 use citris::representation::encode_frames;
-use citris::training::{ModelConfig, ModelKind, RunConfig, TrainedRun};
+use citris::training::{ModelConfig, ModelKind, NfSource, NfStage, RunConfig, TrainedRun};
 use clap::{Args, Subcommand};
 use nn::run_dir::RunDir;
 use nn::train::Progress;
@@ -120,10 +120,13 @@ pub struct CitrisTrainArgs {
     flow_blocks: Option<usize>,
     /// Start from the weights of another run instead of a random initialisation: its
     /// `model.safetensors` (or that file's directory), e.g. `RUN/autoencoder` of a
-    /// CITRIS-NF run to start a CITRIS-VAE with the scene's objects already drawn.
-    /// Variables whose name and shape match are copied, an autoencoder's output layer
-    /// becomes the posterior's mean (with σ starting at the noise that autoencoder
-    /// trained with, from its run's config.toml), and the others are listed.
+    /// CITRIS-NF run to start a CITRIS-VAE with the scene's objects already drawn, or
+    /// that CITRIS-NF run itself to start a CITRIS-VAE as the whole trained model (its
+    /// autoencoder, its flow as the flow prior, its prior, ψ and classifier; the VAE
+    /// takes that run's latents, flow and widths). Variables whose name and shape match
+    /// are copied, an autoencoder's output layer becomes the posterior's mean (with σ
+    /// starting at the noise that autoencoder trained with, from its run's
+    /// config.toml), and the others are listed.
     #[arg(long, conflicts_with = "resume", value_name = "FILE|DIR")]
     init_from: Option<PathBuf>,
     #[arg(long, conflicts_with = "resume", default_value_t = 0)]
@@ -220,7 +223,51 @@ impl CitrisTrainArgs {
                 nf.prior.assignment_init_margin = self.assignment_init_margin;
             }
         }
+        if let Some(weights) = config.init_from.clone() {
+            self.take_architecture_of(&mut config, &weights)?;
+        }
         Ok(config)
+    }
+
+    /// Starting from a CITRIS-NF run's flow stage, `config` takes that run's shape (see
+    /// [`RunConfig::take_architecture`]); a flag that says otherwise is a contradiction.
+    fn take_architecture_of(&self, config: &mut RunConfig, weights: &Path) -> Result<()> {
+        let source = NfSource::of(weights)
+            .with_context(|| format!("--init-from: reading the run of {}", weights.display()))?;
+        let Some(source) = source.filter(|source| source.stage == NfStage::Flow) else {
+            return Ok(());
+        };
+        let (net, flow) = (&source.config.autoencoder.net, &source.config.flow);
+        let contradictions = [
+            ("--latents", self.latents, net.latents),
+            (
+                "--flow-blocks",
+                self.flow_blocks.map(|b| b as i64),
+                flow.blocks as i64,
+            ),
+        ];
+        for (flag, given, source_value) in contradictions {
+            if let Some(given) = given.filter(|&given| given != source_value) {
+                bail!(
+                    "--init-from {} starts from a CITRIS-NF run with {flag} {source_value}; \
+                     {flag} {given} contradicts it (leave it out)",
+                    source.root.display()
+                );
+            }
+        }
+        config.take_architecture(&source.config)?;
+        eprintln!(
+            "{}: takes the shape of the CITRIS-NF run {}: {} latents, width {}, a \
+             {}-block flow prior, prior and classifier widths {} and {}",
+            config.kind().name(),
+            source.root.display(),
+            net.latents,
+            net.width,
+            flow.blocks,
+            source.config.prior.hidden,
+            source.config.classifier_hidden
+        );
+        Ok(())
     }
 }
 

@@ -266,6 +266,57 @@ fn a_citris_vae_starts_from_a_citris_nf_autoencoder() {
     let stderr = start_vae_from_autoencoder(&quieter);
     assert!(stderr.contains("training noise, σ 0.02)"), "{stderr}");
 
+    // The CITRIS-NF run itself: the whole trained model, every variable filled.
+    let whole = dir.path().join("whole").display().to_string();
+    let stderr = tiny_train(
+        "citris-vae",
+        &data,
+        &whole,
+        "4",
+        &["--init-from", &nf.display().to_string()],
+    )
+    .stderr;
+    let stderr = String::from_utf8_lossy(&stderr);
+    let flow_weights = nf.join("model.safetensors").display().to_string();
+    assert!(
+        stderr.contains(&format!(
+            "takes the shape of the CITRIS-NF run {}: 4 latents, width 8, a 4-block flow prior",
+            nf.display()
+        )) && stderr.contains(&format!(
+            "from {weights} and {flow_weights} and the mean half"
+        )) && stderr.contains("kept as initialised: none"),
+        "{stderr}"
+    );
+    let config = std::fs::read_to_string(std::path::Path::new(&whole).join("config.toml")).unwrap();
+    assert!(config.contains("[model.vae.flow_prior]"), "{config}");
+    let nf_arg = nf.display().to_string();
+    let start_from_nf = |model: &str, extra: &[&str]| {
+        let run = dir
+            .path()
+            .join(format!("refused-{model}"))
+            .display()
+            .to_string();
+        let mut args = vec![
+            "train",
+            model,
+            "--data",
+            &data,
+            "--run",
+            &run,
+            "--init-from",
+            &nf_arg,
+        ];
+        args.extend_from_slice(extra);
+        fails(&args)
+    };
+    let message = start_from_nf("citris-vae", &["--flow-prior", "--flow-blocks", "2"]);
+    assert!(message.contains("--flow-blocks 2 contradicts"), "{message}");
+    let message = start_from_nf("beta-vae", &[]);
+    assert!(
+        message.contains("starts a CITRIS-VAE, not beta-vae"),
+        "{message}"
+    );
+
     let missing = dir.path().join("missing").display().to_string();
     let run = dir.path().join("other").display().to_string();
     let message = fails(&[

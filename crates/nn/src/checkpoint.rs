@@ -95,40 +95,53 @@ pub struct Transfer {
     pub kept: Vec<String>,
 }
 
-/// Copies into `vs` every weight of a weight file (anything [`load_weights`] reads) whose
-/// name and shape match one of its variables, and leaves the others as they are: to
-/// start a model from a related one — a CITRIS-VAE from a CITRIS-NF autoencoder, whose
-/// encoder differs only in its output layer. A saved weight of a variable's name that
-/// is exactly its first half along the leading dimension fills that half: a Gaussian
-/// head's output is [mean, log-std], so an autoencoder's output layer becomes the mean
-/// and the VAE starts encoding what the autoencoder did (a random mean would hand the
-/// trained decoder noise, and far-out codes that a deep flow prior amplifies). Fails
-/// when no weight matches, since that is the wrong file rather than a partial transfer.
-pub fn load_matching(path: &Path, vs: &mut VarStore) -> Result<Transfer> {
-    let saved = read_weights(path)?;
+/// Copies into `vs` every weight of the weight files `paths` (anything [`load_weights`]
+/// reads) whose name and shape match one of its variables, and leaves the others as they
+/// are: to start a model from a related one — a CITRIS-VAE from a CITRIS-NF autoencoder,
+/// whose encoder differs only in its output layer, and from that run's flow stage. A
+/// saved weight of a variable's name that is exactly its first half along the leading
+/// dimension fills that half: a Gaussian head's output is [mean, log-std], so an
+/// autoencoder's output layer becomes the mean and the VAE starts encoding what the
+/// autoencoder did (a random mean would hand the trained decoder noise, and far-out codes
+/// that a deep flow prior amplifies). The files are read in order and a variable takes
+/// its weight from the first that has one. Fails when a file gives no variable a weight,
+/// since that is the wrong file rather than a partial transfer.
+pub fn load_matching<P: AsRef<Path>>(paths: &[P], vs: &mut VarStore) -> Result<Transfer> {
     let mut variables = vs.variables();
-    let (mut copied, mut first_half, mut kept) = (Vec::new(), Vec::new(), Vec::new());
-    tch::no_grad(|| {
-        for (name, target) in variables.iter_mut() {
-            match saved.get(name) {
-                Some(source) if source.size() == target.size() => {
-                    copy_weight(target, source);
-                    copied.push(name.clone());
+    let (mut copied, mut first_half) = (Vec::new(), Vec::new());
+    for path in paths {
+        let path = path.as_ref();
+        let saved = read_weights(path)?;
+        let started_before = copied.len() + first_half.len();
+        tch::no_grad(|| {
+            for (name, target) in variables.iter_mut() {
+                if copied.contains(name) || first_half.contains(name) {
+                    continue;
                 }
-                Some(source) if is_first_half(&source.size(), &target.size()) => {
-                    copy_weight(&mut target.narrow(0, 0, source.size()[0]), source);
-                    first_half.push(name.clone());
+                match saved.get(name) {
+                    Some(source) if source.size() == target.size() => {
+                        copy_weight(target, source);
+                        copied.push(name.clone());
+                    }
+                    Some(source) if is_first_half(&source.size(), &target.size()) => {
+                        copy_weight(&mut target.narrow(0, 0, source.size()[0]), source);
+                        first_half.push(name.clone());
+                    }
+                    _ => {}
                 }
-                _ => kept.push(name.clone()),
             }
-        }
-    });
-    if copied.is_empty() && first_half.is_empty() {
-        return Err(NnError::MismatchedCheckpoint {
-            path: path.to_path_buf(),
-            problem: "no weight matches a variable of this model in name and shape".into(),
         });
+        if copied.len() + first_half.len() == started_before {
+            return Err(NnError::MismatchedCheckpoint {
+                path: path.to_path_buf(),
+                problem: "no weight matches a variable of this model in name and shape".into(),
+            });
+        }
     }
+    let mut kept: Vec<String> = variables
+        .into_keys()
+        .filter(|name| !copied.contains(name) && !first_half.contains(name))
+        .collect();
     copied.sort();
     first_half.sort();
     kept.sort();
@@ -337,7 +350,7 @@ mod tests {
         let head = model(&target, 5);
         let own = target.root().zeros("own", &[2]);
         let head_before = head.ws.copy();
-        let transfer = load_matching(&path, &mut target).unwrap();
+        let transfer = load_matching(&[&path], &mut target).unwrap();
         assert_eq!(transfer.copied, ["trunk.bias", "trunk.weight"]);
         assert!(transfer.first_half.is_empty());
         assert_eq!(transfer.kept, ["layer.bias", "layer.weight", "own"]);
@@ -349,7 +362,7 @@ mod tests {
 
         let mut unrelated = VarStore::new(Device::Cpu);
         let _ = nn::linear(unrelated.root() / "else", 3, 4, Default::default());
-        let err = load_matching(&path, &mut unrelated)
+        let err = load_matching(&[&path], &mut unrelated)
             .unwrap_err()
             .to_string();
         assert!(
@@ -374,7 +387,7 @@ mod tests {
         let mut target = VarStore::new(Device::Cpu);
         let head = model(&target, 4);
         let log_std_before = head.ws.narrow(0, 2, 2).copy();
-        let transfer = load_matching(&path, &mut target).unwrap();
+        let transfer = load_matching(&[&path], &mut target).unwrap();
         assert!(transfer.copied.is_empty() && transfer.kept.is_empty());
         assert_eq!(transfer.first_half, ["layer.bias", "layer.weight"]);
         assert!(head.ws.narrow(0, 0, 2).equal(&code.ws));
@@ -385,13 +398,56 @@ mod tests {
         // Not a half: three rows against two; other trailing dimensions (the bias is).
         let mut other = VarStore::new(Device::Cpu);
         let _ = nn::linear(other.root() / "layer", 3, 3, Default::default());
-        let err = load_matching(&path, &mut other).unwrap_err().to_string();
+        let err = load_matching(&[&path], &mut other).unwrap_err().to_string();
         assert!(err.contains("no weight matches"), "{err}");
         let mut wider = VarStore::new(Device::Cpu);
         let _ = nn::linear(wider.root() / "layer", 5, 4, Default::default());
-        let transfer = load_matching(&path, &mut wider).unwrap();
+        let transfer = load_matching(&[&path], &mut wider).unwrap();
         assert_eq!(transfer.first_half, ["layer.bias"]);
         assert_eq!(transfer.kept, ["layer.weight"]);
+    }
+
+    /// Two files for one model (a CITRIS-NF run's autoencoder, then its flow stage): each
+    /// variable takes its weight from the first file that has one; a file that gives
+    /// nothing is named in the error.
+    #[test]
+    fn several_files_start_one_model_in_order() {
+        let _generator = crate::test_support::exclusive_generator();
+        let dir = tempfile::tempdir().unwrap();
+        let (first, second) = (
+            dir.path().join("a.safetensors"),
+            dir.path().join("b.safetensors"),
+        );
+        let source = VarStore::new(Device::Cpu);
+        let trunk = nn::linear(source.root() / "trunk", 3, 4, Default::default());
+        save_weights(&first, &source).unwrap();
+        let other = VarStore::new(Device::Cpu);
+        let _ = nn::linear(other.root() / "trunk", 3, 4, Default::default());
+        let head = model(&other, 2);
+        save_weights(&second, &other).unwrap();
+
+        let mut target = VarStore::new(Device::Cpu);
+        let trunk2 = nn::linear(target.root() / "trunk", 3, 4, Default::default());
+        let head2 = model(&target, 2);
+        let _ = target.root().zeros("own", &[2]);
+        let transfer = load_matching(&[&first, &second], &mut target).unwrap();
+        assert_eq!(
+            transfer.copied,
+            ["layer.bias", "layer.weight", "trunk.bias", "trunk.weight"]
+        );
+        assert_eq!(transfer.kept, ["own"]);
+        assert!(trunk2.ws.equal(&trunk.ws) && head2.ws.equal(&head.ws));
+
+        // The second file's trunk was already taken and it has nothing else.
+        let mut trunk_only = VarStore::new(Device::Cpu);
+        let _ = nn::linear(trunk_only.root() / "trunk", 3, 4, Default::default());
+        let err = load_matching(&[&second, &first], &mut trunk_only)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("no weight matches") && err.contains("a.safetensors"),
+            "{err}"
+        );
     }
 
     #[test]

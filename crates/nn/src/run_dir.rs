@@ -30,6 +30,13 @@ impl RunDir {
         Ok(Self { root })
     }
 
+    /// The run directory `root` as it is, neither created nor checked: to name the files
+    /// of a part of another run (a CITRIS-NF run's autoencoder has no `config.toml` of its
+    /// own), which fail by their names when read.
+    pub fn at(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
     /// Opens an existing run; fails when `root` has no `config.toml`.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
         let run = Self { root: root.into() };
