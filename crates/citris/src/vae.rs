@@ -804,22 +804,33 @@ mod tests {
         let vs = VarStore::new(Device::Cpu);
         // One block whose autoregressive layer is the identity: only ActNorm acts.
         let model = flow_prior_model(&vs, 1, 0.0);
+        // Posterior means spread 250–500 times wider than its noise (σ 0.02; ActNorm
+        // standardises spreads up to e³), so that the samples the initialisation draws
+        // are their means to ~10⁻³ of their spread, whatever other tests draw from
+        // libtorch's global generator meanwhile.
+        model.start_posterior_std(&vs, 0.02).unwrap();
+        let latents = model.net().latents;
+        tch::no_grad(|| {
+            for name in ["weight", "bias"] {
+                let layer = &vs.variables()[&format!("{POSTERIOR_LAYER}{name}")];
+                let _ = layer.narrow(0, 0, latents).g_mul_scalar_(50.0);
+            }
+        });
         let data = sequence();
         let objective = CitrisObjective::new(&model, &data, 13, 0).unwrap();
         let flow = model.flow().unwrap();
         assert!(!flow.is_initialised());
-        // One chunk of all 25 frames: the same seed draws the same posterior samples.
-        tch::manual_seed(6);
+        // One chunk of all 25 frames, as encoded here.
         objective.initialise_flow_prior();
         assert!(flow.is_initialised());
-        tch::manual_seed(6);
         let x = to_input(&data.frames, Device::Cpu);
-        let (mean, log_std) = model.posterior(&x, true);
-        let samples = &mean + mean.randn_like() * log_std.exp();
-        let u = tch::no_grad(|| flow.forward(&samples).0);
+        let (mean, _) = model.posterior(&x, true);
+        let u = tch::no_grad(|| flow.forward(&mean).0);
         let worst = |t: Tensor| f64::try_from(t.abs().max()).unwrap();
-        assert!(worst(u.mean_dim(0, false, Kind::Float)) < 1e-4);
-        assert!(worst(u.std_dim(0, true, false) - 1.0) < 1e-4);
+        // Within 10⁻² (the noise moves them by ~10⁻³); a batch of 13 frames would leave
+        // the whole sample ~0.2 off.
+        assert!(worst(u.mean_dim(0, false, Kind::Float)) < 1e-2);
+        assert!(worst(u.std_dim(0, true, false) - 1.0) < 1e-2);
 
         let weights = |vs: &VarStore| {
             let mut all: Vec<_> = vs.variables().into_iter().collect();
