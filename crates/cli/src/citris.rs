@@ -148,6 +148,14 @@ impl CitrisTrainArgs {
             config.net.latents = latents;
         }
         config.init_from = self.init_from.as_deref().map(weight_file).transpose()?;
+        // A CITRIS-NF run's flow stage brings its flow: the VAE has a flow prior then.
+        let flow_source = match &config.init_from {
+            Some(weights) => NfSource::of(weights)
+                .with_context(|| format!("--init-from: reading the run of {}", weights.display()))?
+                .filter(|source| source.stage == NfStage::Flow),
+            None => None,
+        };
+        let flow_prior = self.flow_prior || flow_source.is_some();
         config.data.batch = self.batch;
         config.data.seed = self.seed;
         config.train.seed = self.seed;
@@ -186,7 +194,7 @@ impl CitrisTrainArgs {
                     kind.name()
                 )
             }
-            ModelConfig::Vae(_) if self.flow_blocks.is_some() && !self.flow_prior => {
+            ModelConfig::Vae(_) if self.flow_blocks.is_some() && !flow_prior => {
                 bail!(
                     "--flow-blocks sets the normalizing flow of CITRIS-NF or of CITRIS-VAE's \
                      --flow-prior; this {} run has no flow",
@@ -199,7 +207,7 @@ impl CitrisTrainArgs {
                 vae.prior.lambda_reg = self.lambda;
                 vae.prior.interventions = interventions;
                 vae.prior.assignment_init_margin = self.assignment_init_margin;
-                vae.flow_prior = self.flow_prior.then_some(flow);
+                vae.flow_prior = flow_prior.then_some(flow);
             }
             ModelConfig::Nf(_) if self.flow_prior => {
                 bail!("--flow-prior is an option of citris-vae; CITRIS-NF always has its flow")
@@ -223,20 +231,16 @@ impl CitrisTrainArgs {
                 nf.prior.assignment_init_margin = self.assignment_init_margin;
             }
         }
-        if let Some(weights) = config.init_from.clone() {
-            self.take_architecture_of(&mut config, &weights)?;
+        if let Some(source) = flow_source {
+            self.take_architecture_of(&mut config, &source)?;
         }
         Ok(config)
     }
 
-    /// Starting from a CITRIS-NF run's flow stage, `config` takes that run's shape (see
-    /// [`RunConfig::take_architecture`]); a flag that says otherwise is a contradiction.
-    fn take_architecture_of(&self, config: &mut RunConfig, weights: &Path) -> Result<()> {
-        let source = NfSource::of(weights)
-            .with_context(|| format!("--init-from: reading the run of {}", weights.display()))?;
-        let Some(source) = source.filter(|source| source.stage == NfStage::Flow) else {
-            return Ok(());
-        };
+    /// Starting from the flow stage of CITRIS-NF run `source`, `config` takes that run's
+    /// shape (see [`RunConfig::take_architecture`]); a flag that says otherwise is a
+    /// contradiction.
+    fn take_architecture_of(&self, config: &mut RunConfig, source: &NfSource) -> Result<()> {
         let (net, flow) = (&source.config.autoencoder.net, &source.config.flow);
         let contradictions = [
             ("--latents", self.latents, net.latents),

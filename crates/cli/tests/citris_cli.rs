@@ -309,7 +309,7 @@ fn a_citris_vae_starts_from_a_citris_nf_autoencoder() {
         args.extend_from_slice(extra);
         fails(&args)
     };
-    let message = start_from_nf("citris-vae", &["--flow-prior", "--flow-blocks", "2"]);
+    let message = start_from_nf("citris-vae", &["--flow-blocks", "2"]);
     assert!(message.contains("--flow-blocks 2 contradicts"), "{message}");
     let message = start_from_nf("beta-vae", &[]);
     assert!(
