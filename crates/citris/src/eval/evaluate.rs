@@ -94,24 +94,13 @@ impl EvalReport {
             out.push_str(&format!(
                 "\n{title} (rows: latent groups, columns: variables)\n"
             ));
-            out.push_str(&format!("{:>14}", ""));
-            for v in &c.variables {
-                out.push_str(&format!(" {:>10}", truncate(v, 10)));
-            }
-            out.push('\n');
             let rows = c
                 .groups
                 .iter()
                 .map(String::as_str)
                 .zip(matrix.0.iter().map(Vec::as_slice))
                 .chain(all_latents.map(|row| (ALL_LATENTS_ROW, row)));
-            for (group, row) in rows {
-                out.push_str(&format!("{:>14}", truncate(group, 14)));
-                for value in row {
-                    out.push_str(&format!(" {value:>10.3}"));
-                }
-                out.push('\n');
-            }
+            push_table(&mut out, &c.variables, rows);
         }
         if let Some(t) = &self.triplets {
             out.push_str(&format!(
@@ -120,13 +109,21 @@ impl EvalReport {
             ));
             if let (Some(d), Some(f)) = (&t.distance, &t.floor) {
                 out.push_str(&format!(
-                    ", causal-encoder distance {:.3} (floor {:.3}, ratio {:.2})",
+                    ", causal-encoder distance {:.3} (floor {:.3}, ratio {:.2})\n",
                     d.total,
                     f.total,
                     d.total / f.total.max(1e-12)
                 ));
+                // Per variable, so a total far above the floor says which variable the
+                // predictions get wrong (e.g. one no latent group carries).
+                let rows = [
+                    ("model", d.per_variable.as_slice()),
+                    ("floor", f.per_variable.as_slice()),
+                ];
+                push_table(&mut out, &d.variables, rows.into_iter());
+            } else {
+                out.push('\n');
             }
-            out.push('\n');
         }
         if !self.unscored.is_empty() {
             out.push_str(&format!(
@@ -141,6 +138,27 @@ impl EvalReport {
 /// Label of the summary's extra R² row: each variable from all latents together, the
 /// most any grouping could reach (not a group; see [`CorrelationReport::r2_all_latents`]).
 const ALL_LATENTS_ROW: &str = "(all latents)";
+
+/// Appends a table: a header of `columns` (cut to 10 characters), then one line per
+/// labelled row of values.
+fn push_table<'a>(
+    out: &mut String,
+    columns: &[String],
+    rows: impl Iterator<Item = (&'a str, &'a [f64])>,
+) {
+    out.push_str(&format!("{:>14}", ""));
+    for column in columns {
+        out.push_str(&format!(" {:>10}", truncate(column, 10)));
+    }
+    out.push('\n');
+    for (label, row) in rows {
+        out.push_str(&format!("{:>14}", truncate(label, 14)));
+        for value in row {
+            out.push_str(&format!(" {value:>10.3}"));
+        }
+        out.push('\n');
+    }
+}
 
 fn truncate(text: &str, width: usize) -> String {
     text.chars().take(width).collect()
@@ -271,10 +289,11 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::eval::causal_encoder::VariableDistances;
 
-    #[test]
-    fn the_summary_ends_the_r2_table_with_the_all_latents_row() {
-        let report = EvalReport {
+    /// A report on variables x and y with the given triplet scores.
+    fn report(triplets: Option<TripletReport>) -> EvalReport {
+        EvalReport {
             model: "citris-nf".into(),
             data: PathBuf::from("data"),
             split: "test_indep".into(),
@@ -293,8 +312,13 @@ mod tests {
                 spearman_sep: 0.4,
                 r2_all_latents: vec![0.95, 0.875],
             },
-            triplets: None,
-        };
+            triplets,
+        }
+    }
+
+    #[test]
+    fn the_summary_ends_the_r2_table_with_the_all_latents_row() {
+        let report = report(None);
         let summary = report.summary();
         let r2_table = summary.split("Spearman (rows").next().unwrap();
         let last = r2_table.trim_end().lines().last().unwrap();
@@ -303,5 +327,36 @@ mod tests {
             ["(all", "latents)", "0.950", "0.875"]
         );
         assert_eq!(summary.matches(ALL_LATENTS_ROW).count(), 1, "{summary}");
+    }
+
+    #[test]
+    fn the_summary_lists_the_triplet_distances_per_variable_beside_the_floor() {
+        let distances = |per_variable: Vec<f64>| VariableDistances {
+            variables: vec!["x".into(), "score".into()],
+            total: per_variable.iter().sum(),
+            per_variable,
+        };
+        let summary = report(Some(TripletReport {
+            split: "test_triplets".into(),
+            count: 4,
+            pixel_mse: 0.01,
+            distance: Some(distances(vec![0.05, 0.45])),
+            floor: Some(distances(vec![0.03, 0.0])),
+        }))
+        .summary();
+        let triplets = summary
+            .split("triplets (4 of test_triplets)")
+            .nth(1)
+            .unwrap();
+        let lines: Vec<Vec<&str>> = triplets
+            .lines()
+            .map(|line| line.split_whitespace().collect())
+            .collect();
+        assert!(lines[0]
+            .join(" ")
+            .ends_with("distance 0.500 (floor 0.030, ratio 16.67)"));
+        assert_eq!(lines[1], ["x", "score"]);
+        assert_eq!(lines[2], ["model", "0.050", "0.450"]);
+        assert_eq!(lines[3], ["floor", "0.030", "0.000"]);
     }
 }
